@@ -1,0 +1,167 @@
+/* Internals of the core shared by its files: struct raft and the functions
+ * one file calls in another. Nothing here is visible to the host. */
+#ifndef RAFT_INT_H
+#define RAFT_INT_H
+
+#include "assert.h"
+#include "log.h"
+#include "raftkv/raft.h"
+
+/* The leader's view of one member (itself included, §5.3). */
+struct raft__progress
+{
+    raft_id id;           /* the member */
+    raft_index match;     /* highest index known stored there */
+    raft_index next;      /* next index to send */
+    uint8_t state;        /* enum raft_progress_state */
+    bool paused;          /* PROBE: an APPEND is out, wait for its answer */
+    bool recent_active;   /* heard from within the current election timeout */
+    bool vote_responded;  /* campaign: answered our (pre)vote request */
+    bool vote_granted;    /* campaign: granted it */
+    uint64_t read_ack;    /* highest ReadIndex round it acknowledged */
+    raft_index *inflight; /* ring of last indexes of APPENDs in flight */
+    unsigned in_start;    /* ring: oldest slot */
+    unsigned in_count;    /* ring: slots used, <= cfg.max_inflight */
+};
+
+/* A ReadIndex request waiting for its heartbeat round (§8). */
+struct raft__read
+{
+    uint64_t context; /* the requester's context */
+    raft_id from;     /* node that asked, r->id for a local read */
+    uint64_t round;   /* heartbeat round that must be acknowledged */
+};
+
+/* Growable arrays handed to the host in a Ready. */
+struct raft__outbox
+{
+    struct raft_msg *msgs; /* messages to send, entries referenced */
+    size_t n_msgs, cap_msgs;
+    struct raft_read_state *reads; /* ReadIndex outcomes */
+    size_t n_reads, cap_reads;
+};
+
+struct raft
+{
+    struct raft_config cfg;  /* copied from raft_new() */
+    struct rkv_alloc alloc;  /* cfg.alloc or the libc one */
+    uint64_t rng;            /* PRNG state (rng.c) */
+
+    /* Persistent state on all servers (Figure 2). */
+    raft_term term;          /* currentTerm */
+    raft_id vote;            /* votedFor in `term`, 0 if none */
+    struct raft__log log;    /* log[] */
+
+    /* Volatile state. */
+    enum raft_role role;     /* current role */
+    raft_id leader;          /* leader of `term` if known, else 0 */
+    raft_index commit;       /* commitIndex */
+    raft_index applied;      /* lastApplied: handed out and advanced */
+    raft_index applying;     /* handed out in the Ready being processed */
+    raft_index persisted;    /* highest index durable and matching our log */
+    raft_index unstable;     /* first index not yet handed out to persist */
+    struct raft_hard_state hs_handed; /* hard state of the last Ready */
+
+    unsigned election_elapsed;   /* ticks since the last reset */
+    unsigned heartbeat_elapsed;  /* leader: ticks since the last heartbeat */
+    unsigned randomized_timeout; /* in [election_ticks, 2*election_ticks) */
+
+    struct raft__progress prs[RAFT_MAX_NODES]; /* members, ascending id */
+    size_t n_prs;
+
+    /* ReadIndex (readindex.c). */
+    struct raft__read *reads; /* pending, in arrival order */
+    size_t n_reads, cap_reads;
+    uint64_t read_round;     /* last heartbeat round started */
+    bool read_round_wanted;  /* a pending read needs a new round */
+
+    bool bcast_wanted;       /* leader: new entries or commit to send out */
+
+    struct raft__outbox out; /* accumulating for the next Ready */
+    struct raft__outbox lent; /* handed out in the current Ready */
+    struct raft_entry *lent_entries; /* Ready.entries (referenced) */
+    size_t n_lent_entries;
+    struct raft_entry *lent_committed; /* Ready.committed (referenced) */
+    size_t n_lent_committed;
+    bool ready_out;          /* a Ready is awaiting raft_advance() */
+};
+
+/* Memory (raft.c). */
+void *raft__malloc(struct raft *r, size_t size);
+void *raft__realloc(struct raft *r, void *p, size_t size);
+void raft__free(struct raft *r, void *p);
+
+/* Tracing (raft.c): prefixed with node, term and role. */
+void raft__tracef(const struct raft *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Outbox (raft.c). `m->entries` are referenced, not copied. */
+int raft__send(struct raft *r, struct raft_msg *m);
+int raft__push_read_state(struct raft *r, uint64_t ctx, raft_index index,
+                          int status);
+
+/* Release what the current Ready lent to the host (raft.c). */
+void raft__release_lent(struct raft *r);
+
+/* Members (raft.c). */
+struct raft__progress *raft__progress_of(struct raft *r, raft_id id);
+size_t raft__quorum(const struct raft *r);
+
+/* PRNG (rng.c): splitmix64. */
+uint64_t raft__rng_next(uint64_t *state);
+/* Uniform in [lo, hi), by rejection sampling. Precondition: lo < hi. */
+unsigned raft__rng_range(uint64_t *state, unsigned lo, unsigned hi);
+
+/* Roles and elections (election.c). */
+void raft__become_follower(struct raft *r, raft_term term, raft_id leader);
+void raft__tick_election(struct raft *r);
+int raft__campaign(struct raft *r, bool pre);
+int raft__handle_vote_request(struct raft *r, const struct raft_msg *m);
+int raft__handle_vote_response(struct raft *r, const struct raft_msg *m);
+void raft__reset_election_timer(struct raft *r);
+
+/* Replication (replication.c). */
+int raft__send_append(struct raft *r, struct raft__progress *pr,
+                      bool send_if_empty);
+int raft__bcast_append(struct raft *r);
+int raft__bcast_heartbeat(struct raft *r);
+int raft__append_local(struct raft *r, uint8_t type, const uint8_t *data,
+                       uint32_t len, raft_index *index);
+int raft__handle_append(struct raft *r, const struct raft_msg *m);
+int raft__handle_append_response(struct raft *r, const struct raft_msg *m);
+int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m);
+int raft__handle_heartbeat_response(struct raft *r, const struct raft_msg *m);
+
+/* Progress (progress.c). */
+int raft__progress_init(struct raft *r, struct raft__progress *pr);
+void raft__progress_close(struct raft *r, struct raft__progress *pr);
+void raft__progress_reset(struct raft__progress *pr, raft_index next);
+void raft__progress_become_probe(struct raft__progress *pr);
+void raft__progress_become_replicate(struct raft__progress *pr);
+bool raft__progress_maybe_update(struct raft__progress *pr, raft_index n);
+bool raft__progress_maybe_decr(struct raft__progress *pr,
+                               raft_index rejected, raft_index match_hint);
+bool raft__progress_is_paused(const struct raft *r,
+                              const struct raft__progress *pr);
+void raft__progress_sent(const struct raft *r, struct raft__progress *pr,
+                         raft_index last);
+void raft__inflight_free_to(const struct raft *r, struct raft__progress *pr,
+                            raft_index index);
+void raft__inflight_free_first(const struct raft *r,
+                               struct raft__progress *pr);
+
+/* The commit rule (commit.c). */
+bool raft__maybe_commit(struct raft *r);
+void raft__commit_to(struct raft *r, raft_index index);
+/* The quorum-th largest of `vals` (sorted in place, descending). */
+uint64_t raft__quorum_value(uint64_t *vals, size_t n, size_t quorum);
+
+/* ReadIndex (readindex.c). */
+int raft__read_request(struct raft *r, uint64_t ctx, raft_id from);
+int raft__read_acked(struct raft *r);
+int raft__read_round_start(struct raft *r);
+int raft__reads_fail_all(struct raft *r, int status);
+int raft__handle_read_index_response(struct raft *r,
+                                     const struct raft_msg *m);
+
+#endif /* RAFT_INT_H */

@@ -1,0 +1,346 @@
+/* Internals of raftkv-sim, the deterministic simulator: 3 or 5 real cores in
+ * one process, virtual time in milliseconds, one seed driving every choice.
+ * The event queue (sim_queue.c), network (sim_net.c), disk (sim_disk.c),
+ * clients (sim_client.c), invariant checks (sim_check.c) and the run driver
+ * (sim.c) share the declarations below; main.c is the command line. */
+#ifndef RKV_SIM_H
+#define RKV_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raftkv/raft.h"
+
+#define SIM_MAX_NODES 5       /* largest cluster simulated */
+#define SIM_MAX_CLIENTS 4     /* simulated clients per run */
+#define SIM_TICK_MS 10        /* one raft_tick() is 10 ms of virtual time */
+#define SIM_LIVENESS_MS 5000  /* after healing, a write must commit within */
+#define SIM_RING_LINES 64     /* trace lines kept for a violation report */
+#define SIM_LINE_MAX 320      /* longest trace line kept, bytes */
+
+/* ---- PRNG: xoshiro256**, seeded through splitmix64 (sim.c). ---- */
+
+struct sim_rng
+{
+    uint64_t s[4]; /* generator state, never all zero */
+};
+
+void sim_rng_seed(struct sim_rng *g, uint64_t seed);
+uint64_t sim_rng_next(struct sim_rng *g);
+/* Uniform in [lo, hi] (inclusive), by rejection sampling. lo <= hi. */
+uint64_t sim_rng_range(struct sim_rng *g, uint64_t lo, uint64_t hi);
+/* True with probability pm / 10000. */
+bool sim_rng_chance(struct sim_rng *g, unsigned pm);
+
+/* Abort the simulator on allocation failure: it is a test tool, and an
+ * out-of-memory run says nothing about the core. */
+void *sim_xmalloc(size_t size);
+void *sim_xrealloc(void *p, size_t size);
+
+/* ---- Event queue: a binary heap ordered by (time, sequence) ---- */
+
+enum sim_event_type {
+    SIM_EV_TICK = 1,      /* node: one raft_tick; arg: incarnation */
+    SIM_EV_DELIVER,       /* msg reaches msg->m.to */
+    SIM_EV_PERSISTED,     /* node: write+fsync of its Ready done; arg: inc */
+    SIM_EV_CRASH,         /* node: crash; arg: downtime, ms */
+    SIM_EV_RESTART,       /* node: restart if down */
+    SIM_EV_FAULT,         /* chaos: inject the next random fault */
+    SIM_EV_NET_HEAL,      /* remove partition number arg */
+    SIM_EV_CLOCK_RESTORE, /* node: tick at the normal rate again; arg: inc */
+    SIM_EV_CHAOS_END,     /* heal everything, start the liveness check */
+    SIM_EV_CLIENT,        /* client `node`: next step; arg: its epoch */
+    SIM_EV_PROBE,         /* liveness probe: propose if due */
+    SIM_EV_DEADLINE,      /* liveness deadline */
+};
+
+struct sim_msg; /* a deep-copied message in flight (sim_net.c) */
+
+struct sim_event
+{
+    uint64_t time_ms;    /* virtual time it fires */
+    uint64_t seq;        /* tie-breaker: insertion order */
+    uint8_t type;        /* enum sim_event_type */
+    uint8_t node;        /* node or client slot, 0-based */
+    uint64_t arg;        /* per type, see enum sim_event_type */
+    struct sim_msg *msg; /* SIM_EV_DELIVER only; owned by the event */
+};
+
+struct sim_queue
+{
+    struct sim_event *heap; /* min-heap on (time_ms, seq) */
+    size_t n, cap;          /* events held, slots allocated */
+    uint64_t next_seq;      /* sequence number of the next push */
+};
+
+void sim_queue_init(struct sim_queue *q);
+/* Frees the queue and every message still in it. */
+void sim_queue_close(struct sim_queue *q);
+void sim_queue_push(struct sim_queue *q, const struct sim_event *ev);
+/* Pop the earliest event into *ev; false when empty. */
+bool sim_queue_pop(struct sim_queue *q, struct sim_event *ev);
+
+/* ---- Disk: what a node has persisted (sim_disk.c) ---- */
+
+/* One write handed to the disk and not yet fsynced. */
+struct sim_disk_write
+{
+    bool has_hs;                /* the write carries a hard state */
+    struct raft_hard_state hs;  /* that hard state */
+    struct raft_entry *entries; /* copied entries, data owned */
+    size_t n;                   /* number of entries */
+};
+
+struct sim_disk
+{
+    struct raft_hard_state hs;      /* durable hard state */
+    struct raft_entry *log;         /* durable entries 1..n_log, data owned */
+    size_t n_log, cap_log;          /* entries held, slots allocated */
+    struct sim_disk_write *pending; /* written, not synced, oldest first */
+    size_t n_pending, cap_pending;  /* writes held, slots allocated */
+    raft_index last_written;        /* last index once pending is applied */
+};
+
+void sim_disk_init(struct sim_disk *d);
+void sim_disk_close(struct sim_disk *d);
+/* Step 1 of the Ready contract, before the fsync: queue `rd`'s hard state
+ * (if changed) and entries (copied). Returns 0, or RKV_EINVAL if the
+ * entries would leave a gap after the last written index. */
+int sim_disk_write(struct sim_disk *d, const struct raft_ready *rd);
+/* fsync: every pending write becomes durable, in order. */
+void sim_disk_sync(struct sim_disk *d);
+/* Power loss: writes not yet synced are lost. */
+void sim_disk_crash(struct sim_disk *d);
+
+/* ---- Network (sim_net.c) ---- */
+
+struct sim_msg
+{
+    struct raft_msg m; /* entries and data point into this allocation */
+};
+
+struct sim_net
+{
+    bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to]: link cut */
+    uint64_t partition;   /* number of the current partition, 0 if none */
+    unsigned drop_pm;     /* chance a message is lost, per 10000 */
+    unsigned dup_pm;      /* chance a message is delivered twice */
+    unsigned slow_pm;     /* chance of a long delay (reordering) */
+};
+
+struct sim;
+/* Copy `m` (deep) and schedule its delivery, or lose it. */
+void sim_net_send(struct sim *s, const struct raft_msg *m);
+/* Deliver a message that arrived: drop it if the link is now cut or the
+ * node down, else raft_step it. Frees the message. */
+void sim_net_deliver(struct sim *s, struct sim_msg *sm);
+/* Cut links at random (several shapes) and schedule the heal. */
+void sim_net_partition(struct sim *s);
+/* Restore every link. */
+void sim_net_heal(struct sim *s);
+
+/* ---- Invariant checker (sim_check.c) ---- */
+
+/* What the registries remember of one entry. */
+struct sim_reg_entry
+{
+    raft_term term;      /* the entry's term */
+    raft_term prev_term; /* term of the entry before it */
+    uint64_t hash;       /* of type and data */
+};
+
+/* All entries ever seen at one index: one per distinct term. */
+struct sim_reg_slot
+{
+    struct sim_reg_entry *v; /* entries, one per term */
+    uint32_t n, cap;         /* held, allocated */
+};
+
+struct sim_check
+{
+    struct sim_reg_slot *logs;      /* by index: Log Matching registry */
+    struct sim_reg_entry *committed; /* by index: committed entries */
+    size_t cap;                     /* slots allocated in both arrays */
+    raft_index committed_max;       /* committed[1..committed_max] are set */
+    raft_id *term_leader;           /* by term: the leader, 0 if none */
+    size_t cap_terms;               /* slots allocated in term_leader */
+};
+
+void sim_check_init(struct sim_check *c);
+void sim_check_close(struct sim_check *c);
+uint64_t sim_entry_hash(const struct raft_entry *e);
+/* Check every invariant that the last event may have broken, on every
+ * live node. Records the first violation in `s`. */
+void sim_check_step(struct sim *s);
+/* Check entries a node hands out to persist (called on raft_ready). */
+void sim_check_ready(struct sim *s, unsigned node, const struct raft_ready *rd);
+/* Check one entry a node applies (State Machine Safety). */
+void sim_check_apply(struct sim *s, unsigned node, const struct raft_entry *e);
+/* Check a node's whole log against the registries. */
+void sim_check_log(struct sim *s, unsigned node);
+
+/* ---- Nodes ---- */
+
+/* The checker's memory of one node between two steps. */
+struct sim_node_chk
+{
+    raft_index commit_seen; /* commit index already checked */
+    bool was_leader;        /* was leader at the last check */
+    raft_term lead_term;    /* its term then */
+    raft_index lead_last;   /* its last index then */
+    raft_term lead_last_term; /* term at lead_last then */
+};
+
+struct sim_node
+{
+    raft_id id;            /* 1-based */
+    struct sim *sim;       /* back pointer, for the trace callback */
+    struct raft *core;     /* NULL while crashed */
+    uint64_t inc;          /* incarnation: events of older ones are stale */
+    unsigned tick_ms;      /* current tick period (slow clock: longer) */
+    struct sim_disk disk;  /* survives crashes */
+    bool ready_out;        /* rd taken, its write+fsync in progress */
+    struct raft_ready rd;  /* the Ready being processed */
+    uint64_t *sm;          /* state machine: hash applied at each index */
+    raft_index applied;    /* last index applied to sm */
+    size_t cap_sm;         /* slots allocated in sm */
+    bool probe_applied;    /* applied a liveness probe entry */
+    struct sim_node_chk chk; /* checker state */
+};
+
+/* ---- Clients (sim_client.c) ---- */
+
+enum sim_op_state {
+    SIM_OP_IDLE = 0,   /* nothing outstanding */
+    SIM_OP_WRITE,      /* proposed, waiting to see it applied on `node` */
+    SIM_OP_READ,       /* read index requested, waiting for the read state */
+    SIM_OP_READ_APPLY, /* read index known, waiting for apply >= index */
+};
+
+struct sim_client
+{
+    unsigned id;           /* 0-based */
+    uint64_t epoch;        /* bumped per op: stale client events are ignored */
+    uint8_t state;         /* enum sim_op_state */
+    unsigned node;         /* node the op was sent to, 0-based */
+    uint64_t node_inc;     /* that node's incarnation then */
+    uint64_t seq;          /* write: value number; read: context */
+    uint64_t start_ms;     /* when the op started */
+    raft_index read_index; /* SIM_OP_READ_APPLY: index to wait for */
+    raft_index min_index;  /* read: highest acked write index at start */
+    uint64_t min_hash;     /* read: that write's entry hash */
+    raft_id leader_hint;   /* last leader a node told us about */
+    uint64_t next_value;   /* next write value number */
+};
+
+void sim_clients_start(struct sim *s);
+void sim_client_event(struct sim *s, unsigned client, uint64_t epoch);
+/* Hooks from the driver: an entry applied, a read state handed out, a
+ * node's state machine moved forward, a node crashed. */
+void sim_client_applied(struct sim *s, unsigned node,
+                        const struct raft_entry *e);
+void sim_client_read_state(struct sim *s, unsigned node,
+                           const struct raft_read_state *rs);
+void sim_client_apply_done(struct sim *s, unsigned node);
+void sim_client_node_crashed(struct sim *s, unsigned node);
+void sim_probe_event(struct sim *s);
+
+/* ---- The run ---- */
+
+/* Command-line options of one run. */
+struct sim_opts
+{
+    uint64_t seed;     /* drives everything */
+    unsigned n_nodes;  /* 3 or 5 */
+    uint64_t chaos_ms; /* length of the fault phase, virtual ms */
+    bool trace;        /* print every event and core trace line */
+    bool capture;      /* keep the last lines for a violation report */
+};
+
+/* Fault knobs drawn from the seed, so seeds differ in kind, not only in
+ * timing. */
+struct sim_profile
+{
+    bool pre_vote, check_quorum; /* core options */
+    size_t max_msg_bytes;        /* small values split APPENDs */
+    unsigned max_inflight;       /* APPENDs in flight per follower */
+    unsigned n_clients;          /* 2..SIM_MAX_CLIENTS */
+    unsigned fault_every_ms;     /* mean gap between faults */
+    unsigned crash_leader_pm;    /* crash a new leader soon after election */
+    unsigned crash_voter_pm;     /* crash a node right after it votes */
+};
+
+struct sim_stats
+{
+    uint64_t steps;      /* events processed */
+    uint64_t elections;  /* terms that had a leader */
+    uint64_t commits;    /* highest committed index */
+    uint64_t writes;     /* client writes acknowledged */
+    uint64_t reads;      /* client reads completed */
+    uint64_t crashes;    /* node crashes */
+    uint64_t partitions; /* partitions applied */
+};
+
+enum sim_phase {
+    SIM_CHAOS = 0, /* faults injected */
+    SIM_HEALED,    /* faults over: waiting for the probe to commit */
+    SIM_DONE,      /* probe applied everywhere, or a violation */
+};
+
+/* The trace ring: the last lines, for a violation report. */
+struct sim_ring
+{
+    char lines[SIM_RING_LINES][SIM_LINE_MAX]; /* circular */
+    uint64_t n;                               /* lines ever pushed */
+};
+
+struct sim
+{
+    struct sim_opts opt;       /* as given */
+    struct sim_profile prof;   /* drawn from the seed */
+    struct sim_rng rng;        /* the one random source */
+    uint64_t now_ms;           /* virtual time */
+    uint8_t phase;             /* enum sim_phase */
+    bool tracing;              /* opt.trace || opt.capture */
+    struct sim_queue q;        /* pending events */
+    struct sim_net net;        /* link state */
+    struct sim_check chk;      /* registries */
+    struct sim_node nodes[SIM_MAX_NODES];   /* opt.n_nodes used */
+    struct sim_client clients[SIM_MAX_CLIENTS]; /* prof.n_clients used */
+    raft_index acked_index;    /* highest index of an acknowledged write */
+    uint64_t acked_hash;       /* its entry hash */
+    uint64_t next_read_ctx;    /* ReadIndex contexts, unique in the run */
+    uint64_t probe_seq;        /* liveness probe values proposed */
+    uint64_t probe_last_ms;    /* when the last probe was proposed */
+    char violation[SIM_LINE_MAX]; /* first violation, "" if none */
+    struct sim_ring *ring;     /* opt.capture only */
+    struct sim_stats stats;    /* counters for the summary */
+};
+
+/* Run one seed. Returns 0, or 1 if an invariant was violated (then
+ * s->violation says which, and the ring holds the trace when captured).
+ * `s` is filled for the caller; release it with sim_close(). */
+int sim_run(struct sim *s, const struct sim_opts *opt);
+void sim_close(struct sim *s);
+
+/* Record the first violation: "<invariant>: <detail>". Ends the run. */
+void sim_violation(struct sim *s, const char *invariant, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sim__tracef(struct sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define SIM_TRACE(s, ...)                 \
+    do {                                  \
+        if ((s)->tracing)                 \
+            sim__tracef((s), __VA_ARGS__); \
+    } while (0)
+
+void sim_schedule(struct sim *s, uint64_t delay_ms, uint8_t type,
+                  unsigned node, uint64_t arg);
+/* Run the node's pending work: take a Ready if none is out. */
+void sim_node_pump(struct sim *s, unsigned node);
+void sim_node_crash(struct sim *s, unsigned node, uint64_t downtime_ms);
+/* The node that believes it leads in the highest term, or -1. */
+int sim_find_leader(const struct sim *s);
+
+#endif /* RKV_SIM_H */

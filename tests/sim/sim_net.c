@@ -1,0 +1,166 @@
+/* The simulated network: every message is deep-copied when sent (the core's
+ * memory is valid only until raft_advance), then lost, duplicated or
+ * delivered after a random latency, long delays reordering it. Links can be
+ * cut in both directions or in one only; a cut link loses what crosses it,
+ * both at send and at delivery time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#define NET_LATENCY_MIN_MS 1   /* usual one-way latency range */
+#define NET_LATENCY_MAX_MS 15
+#define NET_SLOW_MIN_MS 20     /* a long delay, for reordering */
+#define NET_SLOW_MAX_MS 300
+#define NET_PARTITION_MIN_MS 50 /* how long a partition lasts */
+#define NET_PARTITION_MAX_MS 2000
+
+/* One allocation holds the message, its entries and all payload bytes. */
+static struct sim_msg *copy_msg(const struct raft_msg *m)
+{
+    size_t size = sizeof(struct sim_msg) +
+                  m->n_entries * sizeof(struct raft_entry) + m->len;
+    struct sim_msg *sm;
+    struct raft_entry *ents;
+    uint8_t *bytes;
+    for (size_t i = 0; i < m->n_entries; i++)
+        size += m->entries[i].len;
+    sm = sim_xmalloc(size);
+    ents = (struct raft_entry *)(sm + 1);
+    bytes = (uint8_t *)(ents + m->n_entries);
+    sm->m = *m;
+    sm->m.entries = m->n_entries > 0 ? ents : NULL;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        ents[i] = m->entries[i];
+        ents[i].data = m->entries[i].len > 0 ? bytes : NULL;
+        if (m->entries[i].len > 0)
+            memcpy(bytes, m->entries[i].data, m->entries[i].len);
+        bytes += m->entries[i].len;
+    }
+    sm->m.data = m->len > 0 ? bytes : NULL;
+    if (m->len > 0)
+        memcpy(bytes, m->data, m->len);
+    return sm;
+}
+
+static bool link_cut(const struct sim *s, raft_id from, raft_id to)
+{
+    return s->net.blocked[from - 1][to - 1];
+}
+
+static void trace_msg(struct sim *s, const char *what, const struct raft_msg *m)
+{
+    SIM_TRACE(s,
+              "n%llu%sn%llu %s term=%llu index=%llu log_term=%llu "
+              "commit=%llu n=%zu ctx=%llu%s",
+              (unsigned long long)m->from, what, (unsigned long long)m->to,
+              raft_msg_type_name(m->type), (unsigned long long)m->term,
+              (unsigned long long)m->index, (unsigned long long)m->log_term,
+              (unsigned long long)m->commit, m->n_entries,
+              (unsigned long long)m->context, m->reject ? " reject" : "");
+}
+
+static uint64_t latency_ms(struct sim *s)
+{
+    if (sim_rng_chance(&s->rng, s->net.slow_pm))
+        return sim_rng_range(&s->rng, NET_SLOW_MIN_MS, NET_SLOW_MAX_MS);
+    return sim_rng_range(&s->rng, NET_LATENCY_MIN_MS, NET_LATENCY_MAX_MS);
+}
+
+static void schedule_delivery(struct sim *s, const struct raft_msg *m)
+{
+    struct sim_event ev = {0};
+    ev.time_ms = s->now_ms + latency_ms(s);
+    ev.type = SIM_EV_DELIVER;
+    ev.node = (uint8_t)(m->to - 1);
+    ev.msg = copy_msg(m);
+    sim_queue_push(&s->q, &ev);
+}
+
+void sim_net_send(struct sim *s, const struct raft_msg *m)
+{
+    if (m->to == 0 || m->to > s->opt.n_nodes || m->to == m->from ||
+        m->from == 0 || m->from > s->opt.n_nodes) {
+        sim_violation(s, "Message Addressing", "%s from n%llu to n%llu",
+                      raft_msg_type_name(m->type),
+                      (unsigned long long)m->from, (unsigned long long)m->to);
+        return;
+    }
+    if (link_cut(s, m->from, m->to) ||
+        sim_rng_chance(&s->rng, s->net.drop_pm)) {
+        trace_msg(s, " -x ", m);
+        return;
+    }
+    schedule_delivery(s, m);
+    if (sim_rng_chance(&s->rng, s->net.dup_pm))
+        schedule_delivery(s, m);
+}
+
+void sim_net_deliver(struct sim *s, struct sim_msg *sm)
+{
+    const struct raft_msg *m = &sm->m;
+    struct sim_node *n = &s->nodes[m->to - 1];
+    int rv;
+    if (link_cut(s, m->from, m->to) || n->core == NULL) {
+        trace_msg(s, " -x ", m);
+        free(sm);
+        return;
+    }
+    trace_msg(s, " -> ", m);
+    rv = raft_step(n->core, m);
+    if (rv != 0)
+        sim_violation(s, "Protocol",
+                      "n%llu rejected %s from n%llu built by a core: %s",
+                      (unsigned long long)m->to, raft_msg_type_name(m->type),
+                      (unsigned long long)m->from, rkv_strerror(rv));
+    free(sm);
+    sim_node_pump(s, (unsigned)(n->id - 1));
+}
+
+/* Put every node in group a (bit set in `mask`) or b; cut links between. */
+static void cut_groups(struct sim *s, unsigned mask, bool a_to_b, bool b_to_a)
+{
+    for (unsigned i = 0; i < s->opt.n_nodes; i++)
+        for (unsigned j = 0; j < s->opt.n_nodes; j++) {
+            bool ia = (mask >> i) & 1u, ja = (mask >> j) & 1u;
+            s->net.blocked[i][j] = (ia && !ja && a_to_b) ||
+                                   (!ia && ja && b_to_a);
+        }
+}
+
+/* Shapes: the leader (or any node) isolated; a random split; a node that
+ * cannot send; a node that cannot receive; one link cut one way. */
+void sim_net_partition(struct sim *s)
+{
+    unsigned n = s->opt.n_nodes, full = (1u << n) - 1, mask;
+    int leader = sim_find_leader(s);
+    unsigned shape = (unsigned)sim_rng_range(&s->rng, 0, 4);
+    unsigned victim = leader >= 0 && sim_rng_chance(&s->rng, 6000)
+                          ? (unsigned)leader
+                          : (unsigned)sim_rng_range(&s->rng, 0, n - 1);
+    mask = 1u << victim;
+    if (shape == 1)
+        mask = (unsigned)sim_rng_range(&s->rng, 1, full - 1);
+    cut_groups(s, mask, shape != 3, shape != 2);
+    if (shape == 4) {
+        unsigned to = (victim + (unsigned)sim_rng_range(&s->rng, 1, n - 1)) % n;
+        memset(s->net.blocked, 0, sizeof s->net.blocked);
+        s->net.blocked[victim][to] = true;
+    }
+    s->net.partition = ++s->stats.partitions;
+    SIM_TRACE(s, "partition #%llu shape=%u mask=0x%x victim=n%u",
+              (unsigned long long)s->net.partition, shape, mask, victim + 1);
+    sim_schedule(s,
+                 sim_rng_range(&s->rng, NET_PARTITION_MIN_MS,
+                               NET_PARTITION_MAX_MS),
+                 SIM_EV_NET_HEAL, 0, s->net.partition);
+}
+
+void sim_net_heal(struct sim *s)
+{
+    memset(s->net.blocked, 0, sizeof s->net.blocked);
+    if (s->net.partition != 0)
+        SIM_TRACE(s, "heal partition #%llu",
+                  (unsigned long long)s->net.partition);
+    s->net.partition = 0;
+}
