@@ -45,7 +45,10 @@ int raft__read_round_start(struct raft *r)
     r->read_round_wanted = false;
     raft__progress_of(r, r->cfg.id)->read_ack = r->read_round;
     r->heartbeat_elapsed = 0;
-    return raft__bcast_heartbeat(r);
+    int rv = raft__bcast_heartbeat(r);
+    if (rv != 0)
+        return rv;
+    return raft__read_acked(r); /* a lone voter is its own majority */
 }
 
 /* Answer every read whose round a majority acknowledged. The answer is the

@@ -126,8 +126,11 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
             e->index > r->persisted) {
             r->persisted = e->index;
             raft__progress_of(r, r->cfg.id)->match = e->index;
-            if (r->role == RAFT_LEADER && raft__maybe_commit(r))
+            if (r->role == RAFT_LEADER && raft__maybe_commit(r)) {
                 r->bcast_wanted = true;
+                /* A lone voter's reads wait for this, not for acks. */
+                (void)raft__read_acked(r); /* ENOMEM: reads stay queued */
+            }
         }
     }
     if (rd->n_committed > 0) {
