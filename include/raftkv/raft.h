@@ -127,6 +127,14 @@ struct raft_hard_state
     raft_index commit; /* highest index known committed (need not fsync) */
 };
 
+/* Which state a snapshot holds: everything applied up to `index`, whose
+ * entry had term `term`. */
+struct raft_snapshot_meta
+{
+    raft_index index; /* last entry covered */
+    raft_term term;   /* its term */
+};
+
 /* Outcome of one raft_read_index() call. */
 struct raft_read_state
 {
@@ -176,6 +184,18 @@ void raft_config_default(struct raft_config *cfg);
  *   4. resolve `reads`: each may be served once the state machine has
  *      applied up to its index;
  *   5. call raft_advance(r, rd).
+ * Snapshots (§7) add to step 1, before the entries, on a follower:
+ *   a. if `has_chunk`, write the chunk at chunk_offset into the incoming
+ *      snapshot file for `chunk_meta` (offset 0 starts a new file);
+ *   b. if `install` is set, the incoming file for `snapshot` is complete:
+ *      make it the current snapshot durably, restore the state machine from
+ *      it, and discard stored entries up to snapshot.index (all of them if
+ *      the stored log does not hold that index with that term).
+ * And on a leader, step 2 has one more duty: a message of type
+ * RAFT_MSG_SNAPSHOT comes without data; the host attaches a chunk of its
+ * choice of size (1 MiB, say) of its current snapshot file from `offset`, and sets
+ * `done` on the last chunk. If its current snapshot is not the one named
+ * by (index, log_term), it drops the message: the core retries.
  * Between raft_ready() and raft_advance() the host may go on calling
  * raft_tick/step/propose/read_index (for example while a fsync runs off
  * the event loop); what they produce waits for the next raft_ready(). */
@@ -192,6 +212,13 @@ struct raft_ready
     size_t n_committed;
     const struct raft_read_state *reads; /* ReadIndex outcomes */
     size_t n_reads;
+    bool has_chunk;                 /* a snapshot chunk to store (a.) */
+    struct raft_snapshot_meta chunk_meta; /* snapshot the chunk belongs to */
+    uint64_t chunk_offset;          /* where the chunk goes, bytes */
+    const uint8_t *chunk;           /* its bytes */
+    size_t chunk_len;
+    bool install;                   /* install the snapshot (b.) */
+    struct raft_snapshot_meta snapshot; /* the snapshot to install */
 };
 
 /* Per-follower replication state, as the leader sees it (for status). */
@@ -223,14 +250,31 @@ int raft_new(const struct raft_config *cfg, struct raft **out);
 void raft_free(struct raft *r);
 
 /* Load what a previous incarnation persisted: hard state and log entries
- * (ascending, contiguous, starting at index 1). Data is copied. Call once,
- * right after raft_new(). Returns 0, RKV_EINVAL if the entries are not
- * contiguous or hs.commit is past the last entry, or RKV_ENOMEM (the core is
- * then unusable and must be freed). */
+ * (ascending, contiguous, starting right after the snapshot loaded by
+ * raft_load_snapshot(), else at index 1). Data is copied. Call once, right
+ * after raft_new() (and raft_load_snapshot()). Returns 0, RKV_EINVAL if the
+ * entries are not contiguous or hs.commit is past the last entry, or
+ * RKV_ENOMEM (the core is then unusable and must be freed). */
 int raft_load(struct raft *r,
               const struct raft_hard_state *hs,
               const struct raft_entry *entries,
               size_t n);
+
+/* Tell a fresh core that its state machine was restored from the snapshot
+ * `meta`: the log starts after it and everything up to it counts as
+ * committed and applied. Call before raft_load(). Returns 0 or RKV_EINVAL
+ * (log not empty). */
+int raft_load_snapshot(struct raft *r, const struct raft_snapshot_meta *meta);
+
+/* The host has durably saved a snapshot of its state machine at `index`
+ * (which it has applied): the core forgets entries up to `index` and will
+ * send that snapshot to followers that need them. The host may then remove
+ * those entries from its WAL. Returns 0, or RKV_EINVAL if index is past the
+ * applied index or before the current first index - 1. */
+int raft_compact(struct raft *r, raft_index index);
+
+/* The latest snapshot the core knows of (index 0 if none). */
+struct raft_snapshot_meta raft_snapshot_of(const struct raft *r);
 
 /* Advance logical time by one tick: may start an election (follower,
  * candidate) or send heartbeats and check the quorum (leader). */

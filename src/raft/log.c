@@ -150,6 +150,27 @@ void raft__log_truncate(struct raft *r, struct raft__log *l, raft_index from)
     ASSERT(raft__log_last_index(l) == from - 1 || from > l->offset + l->n);
 }
 
+void raft__log_compact(struct raft *r, struct raft__log *l, raft_index index,
+                       raft_term term)
+{
+    size_t drop;
+    ASSERT(index > l->offset);
+    if (index > raft__log_last_index(l)) {
+        raft__log_truncate(r, l, l->offset + 1);
+        l->offset = index;
+        l->offset_term = term;
+        return;
+    }
+    ASSERT(raft__log_term(l, index) == term);
+    drop = (size_t)(index - l->offset);
+    for (size_t i = 0; i < drop; i++)
+        raft__entry_unref(r, &l->entries[i]);
+    memmove(l->entries, l->entries + drop, (l->n - drop) * sizeof *l->entries);
+    l->n -= drop;
+    l->offset = index;
+    l->offset_term = term;
+}
+
 raft_index raft__log_find_conflict_by_term(const struct raft__log *l,
                                            raft_index index,
                                            raft_term term)

@@ -43,6 +43,12 @@ int raft__log_append_copy(struct raft *r,
 /* Drop entries with index >= `from` (from > offset). */
 void raft__log_truncate(struct raft *r, struct raft__log *l, raft_index from);
 
+/* Forget entries up to `index` (offset < index <= last), keeping the term
+ * at `index` as offset_term; or, with index > last, reset the log to empty
+ * after (index, term). */
+void raft__log_compact(struct raft *r, struct raft__log *l, raft_index index,
+                       raft_term term);
+
 /* The largest index <= `index` whose term is <= `term` (at least offset):
  * where a follower whose entry at `index` has term `term` may match us.
  * Used by fast backtracking on both sides (§5.3, "optimization"). */

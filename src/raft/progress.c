@@ -93,7 +93,7 @@ bool raft__progress_is_paused(const struct raft *r,
         case RAFT_PROGRESS_REPLICATE:
             return pr->in_count >= r->cfg.max_inflight;
         default:
-            return true;
+            return pr->paused;
     }
 }
 

@@ -141,6 +141,11 @@ static void outbox_clear(struct raft *r, struct raft__outbox *o)
     }
     o->n_msgs = 0;
     o->n_reads = 0;
+    raft__free(r, o->chunk);
+    o->chunk = NULL;
+    o->chunk_len = 0;
+    o->has_chunk = false;
+    o->install = false;
 }
 
 static void outbox_close(struct raft *r, struct raft__outbox *o)
@@ -183,14 +188,15 @@ int raft_load(struct raft *r,
               const struct raft_entry *entries,
               size_t n)
 {
-    ASSERT(raft__log_last_index(&r->log) == 0);
+    raft_index first = r->log.offset + 1;
+    ASSERT(r->log.n == 0);
     ASSERT(!r->ready_out);
     for (size_t i = 0; i < n; i++)
-        if (entries[i].index != i + 1 || entries[i].len > RAFT_ENTRY_MAX ||
+        if (entries[i].index != first + i || entries[i].len > RAFT_ENTRY_MAX ||
             (i > 0 && entries[i].term < entries[i - 1].term) ||
             entries[i].term > hs->term)
             return RKV_EINVAL;
-    if (hs->commit > n || (hs->vote != 0 && raft__progress_of(r, hs->vote) ==
+    if (hs->commit > r->log.offset + n || (hs->vote != 0 && raft__progress_of(r, hs->vote) ==
                                                 NULL))
         return RKV_EINVAL;
     for (size_t i = 0; i < n; i++) {
@@ -200,11 +206,12 @@ int raft_load(struct raft *r,
     }
     r->term = hs->term;
     r->vote = hs->vote;
-    r->commit = hs->commit;
-    r->persisted = n;
-    r->unstable = n + 1;
+    if (hs->commit > r->commit)
+        r->commit = hs->commit;
+    r->persisted = r->log.offset + n;
+    r->unstable = r->persisted + 1;
     r->hs_handed = *hs;
-    raft__progress_of(r, r->cfg.id)->match = n;
+    raft__progress_of(r, r->cfg.id)->match = r->persisted;
     raft__tracef(r, RAFT_TRACE_INFO, "loaded %zu entries, commit %llu", n,
                  (unsigned long long)hs->commit);
     return 0;
@@ -382,20 +389,24 @@ static int step_leader(struct raft *r, const struct raft_msg *m)
             return 0;
         case RAFT_MSG_READ_INDEX:
             return raft__read_request(r, m->context, m->from);
+        case RAFT_MSG_SNAPSHOT_RESP:
+            return raft__handle_snapshot_response(r, m);
         default:
             return 0; /* stale answers to an earlier campaign, etc. */
     }
 }
+
+static int step_follower(struct raft *r, const struct raft_msg *m);
 
 static int step_candidate(struct raft *r, const struct raft_msg *m)
 {
     switch (m->type) {
         case RAFT_MSG_APPEND:
         case RAFT_MSG_HEARTBEAT:
+        case RAFT_MSG_SNAPSHOT:
             /* §5.2: a leader of our term exists; recognize it. */
             raft__become_follower(r, m->term, m->from);
-            return m->type == RAFT_MSG_APPEND ? raft__handle_append(r, m)
-                                              : raft__handle_heartbeat(r, m);
+            return step_follower(r, m);
         case RAFT_MSG_VOTE_RESP:
         case RAFT_MSG_PREVOTE_RESP:
             return raft__handle_vote_response(r, m);
@@ -445,6 +456,10 @@ static int step_follower(struct raft *r, const struct raft_msg *m)
             r->election_elapsed = 0;
             r->leader = m->from;
             return raft__handle_heartbeat(r, m);
+        case RAFT_MSG_SNAPSHOT:
+            r->election_elapsed = 0;
+            r->leader = m->from;
+            return raft__handle_snapshot(r, m);
         case RAFT_MSG_PROPOSE:
             if (r->leader == 0)
                 return 0; /* dropped: the proposer times out and retries */

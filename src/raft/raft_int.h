@@ -19,6 +19,8 @@ struct raft__progress
     bool vote_responded;  /* campaign: answered our (pre)vote request */
     bool vote_granted;    /* campaign: granted it */
     uint64_t read_ack;    /* highest ReadIndex round it acknowledged */
+    raft_index snap_index; /* SNAPSHOT: index of the snapshot being sent */
+    uint64_t snap_offset;  /* SNAPSHOT: next byte to send */
     raft_index *inflight; /* ring of last indexes of APPENDs in flight */
     unsigned in_start;    /* ring: oldest slot */
     unsigned in_count;    /* ring: slots used, <= cfg.max_inflight */
@@ -35,6 +37,13 @@ struct raft__read
 /* Growable arrays handed to the host in a Ready. */
 struct raft__outbox
 {
+    bool has_chunk;                       /* snapshot chunk to store */
+    struct raft_snapshot_meta chunk_meta; /* its snapshot */
+    uint64_t chunk_offset;                /* its place, bytes */
+    uint8_t *chunk;                       /* its bytes, owned */
+    size_t chunk_len;
+    bool install;                         /* snapshot to install */
+    struct raft_snapshot_meta install_meta;
     struct raft_msg *msgs; /* messages to send, entries referenced */
     size_t n_msgs, cap_msgs;
     struct raft_read_state *reads; /* ReadIndex outcomes */
@@ -76,6 +85,11 @@ struct raft
     bool read_round_wanted;  /* a pending read needs a new round */
 
     bool bcast_wanted;       /* leader: new entries or commit to send out */
+
+    /* Snapshots (snapshot.c). */
+    struct raft_snapshot_meta snap; /* latest: log.offset == snap.index */
+    struct raft_snapshot_meta recv; /* follower: snapshot being received */
+    uint64_t recv_offset;    /* follower: bytes of `recv` stored so far */
 
     struct raft__outbox out; /* accumulating for the next Ready */
     struct raft__outbox lent; /* handed out in the current Ready */
@@ -155,6 +169,11 @@ bool raft__maybe_commit(struct raft *r);
 void raft__commit_to(struct raft *r, raft_index index);
 /* The quorum-th largest of `vals` (sorted in place, descending). */
 uint64_t raft__quorum_value(uint64_t *vals, size_t n, size_t quorum);
+
+/* Snapshots (snapshot.c). */
+int raft__send_snapshot(struct raft *r, struct raft__progress *pr);
+int raft__handle_snapshot(struct raft *r, const struct raft_msg *m);
+int raft__handle_snapshot_response(struct raft *r, const struct raft_msg *m);
 
 /* ReadIndex (readindex.c). */
 int raft__read_request(struct raft *r, uint64_t ctx, raft_id from);

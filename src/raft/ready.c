@@ -42,7 +42,7 @@ bool raft_has_ready(const struct raft *r)
     if (r->ready_out)
         return false;
     return !hs_equal(&hs, &r->hs_handed) || r->out.n_msgs > 0 ||
-           r->out.n_reads > 0 ||
+           r->out.n_reads > 0 || r->out.has_chunk || r->out.install ||
            r->unstable <= raft__log_last_index(&r->log) ||
            applicable_to(r) > r->applied ||
            (r->role == RAFT_LEADER && (r->bcast_wanted ||
@@ -86,6 +86,7 @@ bool raft_ready(struct raft *r, struct raft_ready *rd)
                      &r->n_lent_entries) == 0 && r->n_lent_entries > 0)
         r->unstable = last + 1;
     apply_to = applicable_to(r);
+    ASSERT(r->applied >= r->log.offset);
     if (lend_entries(r, r->applied + 1, apply_to, &r->lent_committed,
                      &r->n_lent_committed) == 0 && r->n_lent_committed > 0)
         r->applying = apply_to;
@@ -108,6 +109,13 @@ bool raft_ready(struct raft *r, struct raft_ready *rd)
     rd->n_committed = r->n_lent_committed;
     rd->reads = r->lent.reads;
     rd->n_reads = r->lent.n_reads;
+    rd->has_chunk = r->lent.has_chunk;
+    rd->chunk_meta = r->lent.chunk_meta;
+    rd->chunk_offset = r->lent.chunk_offset;
+    rd->chunk = r->lent.chunk;
+    rd->chunk_len = r->lent.chunk_len;
+    rd->install = r->lent.install;
+    rd->snapshot = r->lent.install_meta;
     r->ready_out = true;
     return true;
 }
@@ -136,7 +144,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     if (rd->n_committed > 0) {
         ASSERT(r->applying == rd->committed[rd->n_committed - 1].index);
         ASSERT(r->applying <= r->commit);
-        r->applied = r->applying;
+        /* An installed snapshot may have moved applied past it already. */
+        if (r->applying > r->applied)
+            r->applied = r->applying;
     }
     raft__release_lent(r);
     r->ready_out = false;

@@ -18,11 +18,14 @@ int raft__send_append(struct raft *r, struct raft__progress *pr,
     int rv;
     ASSERT(r->role == RAFT_LEADER);
     ASSERT(pr->id != r->cfg.id);
+    /* §7: entries it needs were compacted away: send the snapshot. */
+    if (pr->state == RAFT_PROGRESS_SNAPSHOT || pr->next <= r->log.offset)
+        return raft__send_snapshot(r, pr);
     if (raft__progress_is_paused(r, pr))
         return 0;
     ASSERT(pr->next >= 1);
     prev = pr->next - 1;
-    ASSERT(prev >= r->log.offset); /* no compaction yet: see issue #4 */
+    ASSERT(prev >= r->log.offset);
     ASSERT(prev <= last);
     while (prev + n < last) {
         const struct raft_entry *e = raft__log_get(&r->log, prev + n + 1);
@@ -223,7 +226,9 @@ int raft__handle_append_response(struct raft *r, const struct raft_msg *m)
     }
     if (!raft__progress_maybe_update(pr, m->index))
         return 0;
-    if (pr->state == RAFT_PROGRESS_PROBE)
+    if (pr->state == RAFT_PROGRESS_SNAPSHOT)
+        raft__progress_become_probe(pr); /* it caught up another way */
+    else if (pr->state == RAFT_PROGRESS_PROBE)
         raft__progress_become_replicate(pr);
     else
         raft__inflight_free_to(r, pr, m->index);

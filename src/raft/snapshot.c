@@ -1,0 +1,167 @@
+/* Snapshots and log compaction (§7): the host snapshots its state machine
+ * and lets the core forget the log it covers; a follower that needs
+ * forgotten entries receives the snapshot instead, in chunks, stop-and-wait,
+ * resumable at the offset the follower says it has. The core never sees the
+ * leader's snapshot bytes: the host attaches them to RAFT_MSG_SNAPSHOT. */
+#include <string.h>
+
+#include "raft_int.h"
+
+int raft_load_snapshot(struct raft *r, const struct raft_snapshot_meta *meta)
+{
+    if (raft__log_last_index(&r->log) != 0 || r->ready_out ||
+        (meta->index == 0) != (meta->term == 0))
+        return RKV_EINVAL;
+    if (meta->index == 0)
+        return 0;
+    r->log.offset = meta->index;
+    r->log.offset_term = meta->term;
+    r->snap = *meta;
+    r->commit = r->applied = r->applying = r->persisted = meta->index;
+    r->unstable = meta->index + 1;
+    raft__progress_of(r, r->cfg.id)->match = meta->index;
+    return 0;
+}
+
+int raft_compact(struct raft *r, raft_index index)
+{
+    raft_term term;
+    if (index > r->applied || index < r->log.offset)
+        return RKV_EINVAL;
+    if (index == r->log.offset)
+        return 0;
+    term = raft__log_term(&r->log, index);
+    ASSERT(term != 0);
+    raft__log_compact(r, &r->log, index, term);
+    r->snap = (struct raft_snapshot_meta){index, term};
+    raft__tracef(r, RAFT_TRACE_INFO, "compacted log up to %llu",
+                 (unsigned long long)index);
+    return 0;
+}
+
+struct raft_snapshot_meta raft_snapshot_of(const struct raft *r)
+{
+    return r->snap;
+}
+
+int raft__send_snapshot(struct raft *r, struct raft__progress *pr)
+{
+    struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .to = pr->id};
+    ASSERT(r->role == RAFT_LEADER);
+    ASSERT(r->snap.index > 0);
+    if (pr->state != RAFT_PROGRESS_SNAPSHOT || pr->snap_index != r->snap.index) {
+        raft__tracef(r, RAFT_TRACE_INFO, "sending snapshot %llu to %llu",
+                     (unsigned long long)r->snap.index,
+                     (unsigned long long)pr->id);
+        pr->state = RAFT_PROGRESS_SNAPSHOT;
+        pr->snap_index = r->snap.index;
+        pr->snap_offset = 0;
+        pr->paused = false;
+        pr->in_start = pr->in_count = 0;
+    }
+    if (pr->paused)
+        return 0;
+    m.index = r->snap.index;
+    m.log_term = r->snap.term;
+    m.offset = pr->snap_offset;
+    m.commit = r->commit;
+    pr->paused = true; /* until an answer or a heartbeat answer */
+    return raft__send(r, &m);
+}
+
+/* The follower has the whole snapshot `meta`: make the core's state match
+ * it, as the host will in step 1b of the next Ready. */
+static void install(struct raft *r, const struct raft_snapshot_meta *meta)
+{
+    if (meta->index <= raft__log_last_index(&r->log) &&
+        raft__log_term(&r->log, meta->index) == meta->term) {
+        /* §7: our log holds the snapshot's last entry: keep what follows. */
+        raft__log_compact(r, &r->log, meta->index, meta->term);
+    } else {
+        raft__log_truncate(r, &r->log, r->log.offset + 1);
+        raft__log_compact(r, &r->log, meta->index, meta->term);
+    }
+    r->snap = *meta;
+    if (r->commit < meta->index)
+        r->commit = meta->index;
+    if (r->applied < meta->index)
+        r->applied = meta->index;
+    if (r->persisted < meta->index)
+        r->persisted = meta->index;
+    if (r->persisted > raft__log_last_index(&r->log))
+        r->persisted = raft__log_last_index(&r->log);
+    if (r->unstable < meta->index + 1)
+        r->unstable = meta->index + 1;
+    if (r->unstable > raft__log_last_index(&r->log) + 1)
+        r->unstable = raft__log_last_index(&r->log) + 1;
+    raft__progress_of(r, r->cfg.id)->match = r->persisted;
+    r->out.install = true;
+    r->out.install_meta = *meta;
+    raft__tracef(r, RAFT_TRACE_INFO, "installed snapshot %llu/%llu",
+                 (unsigned long long)meta->index,
+                 (unsigned long long)meta->term);
+}
+
+int raft__handle_snapshot(struct raft *r, const struct raft_msg *m)
+{
+    struct raft_msg resp = {.type = RAFT_MSG_SNAPSHOT_RESP, .to = m->from,
+                            .index = m->index};
+    struct raft_snapshot_meta meta = {m->index, m->log_term};
+    ASSERT(r->role == RAFT_FOLLOWER);
+    if (m->index <= r->commit) {
+        /* We already have it all: tell the leader where we really are. */
+        struct raft_msg ack = {.type = RAFT_MSG_APPEND_RESP, .to = m->from,
+                               .index = r->commit};
+        return raft__send(r, &ack);
+    }
+    if (m->offset == 0) {
+        r->recv = meta;
+        r->recv_offset = 0;
+    }
+    if (r->recv.index != meta.index || r->recv.term != meta.term ||
+        m->offset != r->recv_offset || r->out.has_chunk) {
+        /* Resume where we are (0 for a snapshot we are not receiving). */
+        resp.reject = true;
+        resp.offset = r->recv.index == meta.index &&
+                              r->recv.term == meta.term
+                          ? r->recv_offset
+                          : 0;
+        return raft__send(r, &resp);
+    }
+    if (m->len > 0) {
+        r->out.chunk = raft__malloc(r, m->len);
+        if (r->out.chunk == NULL)
+            return RKV_ENOMEM;
+        memcpy(r->out.chunk, m->data, m->len);
+    }
+    r->out.has_chunk = true;
+    r->out.chunk_meta = meta;
+    r->out.chunk_offset = m->offset;
+    r->out.chunk_len = m->len;
+    r->recv_offset += m->len;
+    resp.offset = r->recv_offset;
+    if (m->done) {
+        resp.done = true;
+        install(r, &meta);
+        r->recv = (struct raft_snapshot_meta){0, 0};
+        r->recv_offset = 0;
+    }
+    return raft__send(r, &resp);
+}
+
+int raft__handle_snapshot_response(struct raft *r, const struct raft_msg *m)
+{
+    struct raft__progress *pr = raft__progress_of(r, m->from);
+    ASSERT(pr != NULL);
+    pr->recent_active = true;
+    if (pr->state != RAFT_PROGRESS_SNAPSHOT || m->index != pr->snap_index)
+        return 0; /* stale answer */
+    pr->paused = false;
+    if (m->done && !m->reject) {
+        (void)raft__progress_maybe_update(pr, m->index);
+        raft__progress_become_probe(pr);
+        return raft__send_append(r, pr, true);
+    }
+    pr->snap_offset = m->offset;
+    return raft__send_snapshot(r, pr);
+}
