@@ -189,8 +189,8 @@ void raft_config_default(struct raft_config *cfg);
  *      snapshot file for `chunk_meta` (offset 0 starts a new file);
  *   b. if `install` is set, the incoming file for `snapshot` is complete:
  *      make it the current snapshot durably, restore the state machine from
- *      it, and discard stored entries up to snapshot.index (all of them if
- *      the stored log does not hold that index with that term).
+ *      it, and discard every stored log entry: the log now starts right
+ *      after snapshot.index.
  * And on a leader, step 2 has one more duty: a message of type
  * RAFT_MSG_SNAPSHOT comes without data; the host attaches a chunk of its
  * choice of size (1 MiB, say) of its current snapshot file from `offset`, and sets

@@ -69,31 +69,17 @@ int raft__send_snapshot(struct raft *r, struct raft__progress *pr)
     return raft__send(r, &m);
 }
 
-/* The follower has the whole snapshot `meta`: make the core's state match
- * it, as the host will in step 1b of the next Ready. */
+/* The follower has the whole snapshot `meta`: its log is replaced by it, as
+ * the host's will be in step 1b of the next Ready. (A follower holding the
+ * snapshot's last entry never gets here: see raft__handle_snapshot.) */
 static void install(struct raft *r, const struct raft_snapshot_meta *meta)
 {
-    if (meta->index <= raft__log_last_index(&r->log) &&
-        raft__log_term(&r->log, meta->index) == meta->term) {
-        /* §7: our log holds the snapshot's last entry: keep what follows. */
-        raft__log_compact(r, &r->log, meta->index, meta->term);
-    } else {
-        raft__log_truncate(r, &r->log, r->log.offset + 1);
-        raft__log_compact(r, &r->log, meta->index, meta->term);
-    }
+    ASSERT(meta->index > r->commit);
+    raft__log_truncate(r, &r->log, r->log.offset + 1);
+    raft__log_compact(r, &r->log, meta->index, meta->term);
     r->snap = *meta;
-    if (r->commit < meta->index)
-        r->commit = meta->index;
-    if (r->applied < meta->index)
-        r->applied = meta->index;
-    if (r->persisted < meta->index)
-        r->persisted = meta->index;
-    if (r->persisted > raft__log_last_index(&r->log))
-        r->persisted = raft__log_last_index(&r->log);
-    if (r->unstable < meta->index + 1)
-        r->unstable = meta->index + 1;
-    if (r->unstable > raft__log_last_index(&r->log) + 1)
-        r->unstable = raft__log_last_index(&r->log) + 1;
+    r->commit = r->applied = r->persisted = meta->index;
+    r->unstable = meta->index + 1;
     raft__progress_of(r, r->cfg.id)->match = r->persisted;
     r->out.install = true;
     r->out.install_meta = *meta;
@@ -113,6 +99,15 @@ int raft__handle_snapshot(struct raft *r, const struct raft_msg *m)
         struct raft_msg ack = {.type = RAFT_MSG_APPEND_RESP, .to = m->from,
                                .index = r->commit};
         return raft__send(r, &ack);
+    }
+    if (raft__log_term(&r->log, m->index) == m->log_term &&
+        m->index <= raft__log_last_index(&r->log)) {
+        /* §7: we hold the snapshot's last entry, so (Log Matching) our log
+         * already has everything it covers: no need for the bytes. */
+        raft__commit_to(r, m->index);
+        resp.done = true;
+        resp.offset = m->offset;
+        return raft__send(r, &resp);
     }
     if (m->offset == 0) {
         r->recv = meta;
