@@ -60,11 +60,13 @@ static void rm_rf(const char *path)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    unsigned passed = 0, failed = 0;
+    /* volatile: they live across setjmp/longjmp. */
+    volatile unsigned passed = 0, failed = 0;
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (struct test_case *tc = test_head; tc != NULL; tc = tc->next) {
+    for (struct test_case *volatile tc = test_head; tc != NULL;
+         tc = tc->next) {
         char full[256];
         snprintf(full, sizeof full, "%s/%s", tc->suite, tc->name);
         if (filter != NULL && strstr(full, filter) == NULL)
