@@ -45,7 +45,7 @@ ifneq ($(wildcard bench/walbench.c),)
 PROGS += $(BUILD)/raftkv-walbench
 endif
 
-.PHONY: all progs deps test sim-long mutation check-core-deps fmt fmt-check clean
+.PHONY: all progs deps cluster test sim-long mutation check-core-deps fmt fmt-check clean
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -75,7 +75,7 @@ $(BUILD)/unit-tests: $(call objs,$(UNIT_SRC) $(CORE_SRC) $(UTIL_SRC) $(STORAGE_S
 $(BUILD)/raftkv: $(call objs,src/server/main.c $(SERVER_SRC) $(NET_SRC) $(KV_SRC) $(STORAGE_SRC) $(CORE_SRC) $(UTIL_SRC))
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/raftkv-cli: $(call objs,$(wildcard src/cli/*.c) $(NET_SRC) $(UTIL_SRC))
+$(BUILD)/raftkv-cli: $(call objs,$(wildcard src/cli/*.c) $(NET_SRC) $(UTIL_SRC) src/storage/crc32c.c src/server/config.c)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(BUILD)/raftkv-walbench: $(call objs,bench/walbench.c $(STORAGE_SRC) $(UTIL_SRC))
@@ -91,6 +91,11 @@ sim-long: deps
 	@$(MAKE) --no-print-directory MODE=release progs
 	./build/raftkv-sim --seeds 1-50000 --nodes 3
 	./build/raftkv-sim --seeds 1-50000 --nodes 5
+
+# A local cluster in the foreground: `make cluster` (3 nodes) or N=5.
+N ?= 3
+cluster: all
+	@scripts/cluster.sh $(N)
 
 # Build the simulator with one planted bug and check the sweep catches it.
 mutation:
