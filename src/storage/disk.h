@@ -33,17 +33,25 @@ struct disk
 
     /* Open `path` for reading and writing; `flags` is 0 or DISK_CREATE.
      * Sets *fd on success. */
-    int (*open)(void *ctx, const char *path, int flags, int *fd,
-                char *errmsg);
+    int (*open)(void *ctx, const char *path, int flags, int *fd, char *errmsg);
     /* Release `fd`. Cannot fail: whatever mattered was synced before. */
     void (*close)(void *ctx, int fd);
     /* Read up to `len` bytes at `offset` into `buf`; *n_read < len only at
      * the end of the file. */
-    int (*read)(void *ctx, int fd, void *buf, size_t len, uint64_t offset,
-                size_t *n_read, char *errmsg);
+    int (*read)(void *ctx,
+                int fd,
+                void *buf,
+                size_t len,
+                uint64_t offset,
+                size_t *n_read,
+                char *errmsg);
     /* Write all `len` bytes of `buf` at `offset`, growing the file. */
-    int (*write)(void *ctx, int fd, const void *buf, size_t len,
-                 uint64_t offset, char *errmsg);
+    int (*write)(void *ctx,
+                 int fd,
+                 const void *buf,
+                 size_t len,
+                 uint64_t offset,
+                 char *errmsg);
     /* Make the file's data and size durable. */
     int (*sync)(void *ctx, int fd, char *errmsg);
     /* Set the file's size to `size` bytes. */
@@ -54,7 +62,10 @@ struct disk
     int (*rename)(void *ctx, const char *from, const char *to, char *errmsg);
     int (*unlink)(void *ctx, const char *path, char *errmsg);
     /* Call `fn` for each entry of directory `dir`, in no particular order. */
-    int (*list)(void *ctx, const char *dir, disk_list_fn fn, void *arg,
+    int (*list)(void *ctx,
+                const char *dir,
+                disk_list_fn fn,
+                void *arg,
                 char *errmsg);
     /* Make creations, renames and unlinks in `dir` durable. */
     int (*sync_dir)(void *ctx, const char *dir, char *errmsg);

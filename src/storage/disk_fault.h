@@ -22,12 +22,12 @@ struct disk_fault_rule
 
 struct disk_fault
 {
-    struct disk disk;          /* the wrapped interface to hand out */
-    const struct disk *inner;  /* the disk underneath, borrowed */
-    uint64_t n_writes;         /* write() calls seen, failed ones included */
-    uint64_t n_syncs;          /* sync() and sync_dir() calls seen */
-    struct disk_fault_rule write;    /* applies to write() */
-    struct disk_fault_rule sync;     /* applies to sync() and sync_dir() */
+    struct disk disk;             /* the wrapped interface to hand out */
+    const struct disk *inner;     /* the disk underneath, borrowed */
+    uint64_t n_writes;            /* write() calls seen, failed ones included */
+    uint64_t n_syncs;             /* sync() and sync_dir() calls seen */
+    struct disk_fault_rule write; /* applies to write() */
+    struct disk_fault_rule sync;  /* applies to sync() and sync_dir() */
     struct disk_fault_rule truncate; /* applies to truncate() */
 };
 

@@ -13,7 +13,10 @@
 
 /* Convert `err` (an errno value) from call `what` on `path` (may be NULL)
  * into RKV_ENOSPC or `other`, with strerror's text in errmsg. */
-static int posix_err(char *errmsg, int err, int other, const char *what,
+static int posix_err(char *errmsg,
+                     int err,
+                     int other,
+                     const char *what,
                      const char *path)
 {
     char text[128];
@@ -27,7 +30,10 @@ static int posix_err(char *errmsg, int err, int other, const char *what,
     return storage__errf(errmsg, code, "%s: %s", what, text);
 }
 
-static int posix_open(void *ctx, const char *path, int flags, int *fd,
+static int posix_open(void *ctx,
+                      const char *path,
+                      int flags,
+                      int *fd,
                       char *errmsg)
 {
     int oflags = O_RDWR | O_CLOEXEC;
@@ -57,8 +63,13 @@ static void posix_close(void *ctx, int fd)
     (void)close(fd);
 }
 
-static int posix_read(void *ctx, int fd, void *buf, size_t len,
-                      uint64_t offset, size_t *n_read, char *errmsg)
+static int posix_read(void *ctx,
+                      int fd,
+                      void *buf,
+                      size_t len,
+                      uint64_t offset,
+                      size_t *n_read,
+                      char *errmsg)
 {
     uint8_t *p = buf;
     size_t done = 0;
@@ -80,8 +91,12 @@ static int posix_read(void *ctx, int fd, void *buf, size_t len,
     return 0;
 }
 
-static int posix_write(void *ctx, int fd, const void *buf, size_t len,
-                       uint64_t offset, char *errmsg)
+static int posix_write(void *ctx,
+                       int fd,
+                       const void *buf,
+                       size_t len,
+                       uint64_t offset,
+                       char *errmsg)
 {
     const uint8_t *p = buf;
     size_t done = 0;
@@ -136,7 +151,9 @@ static int posix_size(void *ctx, int fd, uint64_t *size, char *errmsg)
     return 0;
 }
 
-static int posix_rename(void *ctx, const char *from, const char *to,
+static int posix_rename(void *ctx,
+                        const char *from,
+                        const char *to,
                         char *errmsg)
 {
     (void)ctx;
@@ -153,7 +170,10 @@ static int posix_unlink(void *ctx, const char *path, char *errmsg)
     return 0;
 }
 
-static int posix_list(void *ctx, const char *dir, disk_list_fn fn, void *arg,
+static int posix_list(void *ctx,
+                      const char *dir,
+                      disk_list_fn fn,
+                      void *arg,
                       char *errmsg)
 {
     DIR *d;
