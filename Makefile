@@ -30,6 +30,7 @@ NET_SRC := $(wildcard src/net/*.c)
 SERVER_SRC := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 SIM_SRC := $(wildcard tests/sim/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/unit/lib/*.c)
+CLI_SRC := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 LIBS := -llmdb -luv -lhttp_parser -ljansson -lpthread
@@ -69,14 +70,14 @@ $(OBJ)/%.o: %.c
 $(BUILD)/raftkv-sim: $(call objs,$(SIM_SRC) $(CORE_SRC) $(UTIL_SRC) $(STORAGE_SRC))
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 
-$(BUILD)/unit-tests: $(call objs,$(UNIT_SRC) $(CORE_SRC) $(UTIL_SRC) $(STORAGE_SRC) $(KV_SRC) $(NET_SRC) $(SERVER_SRC))
+$(BUILD)/unit-tests: $(call objs,$(UNIT_SRC) $(CORE_SRC) $(UTIL_SRC) $(STORAGE_SRC) $(KV_SRC) $(NET_SRC) $(SERVER_SRC) $(CLI_SRC))
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(BUILD)/raftkv: $(call objs,src/server/main.c $(SERVER_SRC) $(NET_SRC) $(KV_SRC) $(STORAGE_SRC) $(CORE_SRC) $(UTIL_SRC))
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/raftkv-cli: $(call objs,$(wildcard src/cli/*.c) $(NET_SRC) $(UTIL_SRC) src/storage/crc32c.c src/server/config.c)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+$(BUILD)/raftkv-cli: $(call objs,src/cli/main.c $(CLI_SRC) src/server/config.c $(UTIL_SRC))
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lhttp_parser -ljansson
 
 $(BUILD)/raftkv-walbench: $(call objs,bench/walbench.c $(STORAGE_SRC) $(UTIL_SRC))
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lpthread

@@ -27,11 +27,11 @@
 #include "raftkv/raft.h"
 
 #define KV_CMD_VERSION 1
-#define KV_CMD_HEADER_LEN 19        /* version, op, cond, client_id, seq */
-#define KV_KEY_MAX 511              /* bytes; LMDB's maximum key size */
-#define KV_VALUE_MAX (1u << 20)     /* bytes, 1 MiB */
-#define KV_CMD_KEYS_MAX 1024        /* keys of one DEL, pairs of one MSET */
-#define KV_CMD_MAX (8u << 20)       /* bytes of one encoded command */
+#define KV_CMD_HEADER_LEN 19    /* version, op, cond, client_id, seq */
+#define KV_KEY_MAX 511          /* bytes; LMDB's maximum key size */
+#define KV_VALUE_MAX (1u << 20) /* bytes, 1 MiB */
+#define KV_CMD_KEYS_MAX 1024    /* keys of one DEL, pairs of one MSET */
+#define KV_CMD_MAX (8u << 20)   /* bytes of one encoded command */
 
 _Static_assert(KV_CMD_MAX <= RAFT_ENTRY_MAX, "a command fits in an entry");
 _Static_assert(KV_CMD_HEADER_LEN + 8 + KV_KEY_MAX + KV_VALUE_MAX <= KV_CMD_MAX,

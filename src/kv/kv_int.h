@@ -14,10 +14,10 @@
 #include "kv/kv.h"
 
 /* ASSERT stays on in every build (STYLE.md §7). */
-#define ASSERT(x)                                      \
-    do {                                               \
-        if (!(x))                                      \
-            kv__assert_fail(#x, __FILE__, __LINE__);   \
+#define ASSERT(x)                                    \
+    do {                                             \
+        if (!(x))                                    \
+            kv__assert_fail(#x, __FILE__, __LINE__); \
     } while (0)
 
 _Noreturn void kv__assert_fail(const char *expr, const char *file, int line);
@@ -77,23 +77,26 @@ int kv__meta_put(MDB_txn *txn,
 /* The state machine. */
 struct kv
 {
-    MDB_env *env;          /* the live state; NULL after a failed swap */
-    struct kv_dbs dbs;     /* its sub-databases */
-    MDB_txn *rtxn;         /* reset read txn renewed by each read, or NULL */
-    struct kv_options opt; /* options with defaults filled in */
-    raft_index applied_index;     /* last applied entry, as committed */
-    raft_term applied_term;       /* its term */
-    unsigned n_snapshots;         /* open kv_snapshot streams */
-    bool restoring;               /* a kv_restore is in progress */
-    char dir[PATH_MAX];           /* the directory given to kv_open */
-    char state_path[PATH_MAX];    /* dir/state.mdb: the live environment */
-    char restore_path[PATH_MAX];  /* dir/restore.mdb: a restore under way */
+    MDB_env *env;             /* the live state; NULL after a failed swap */
+    struct kv_dbs dbs;        /* its sub-databases */
+    MDB_txn *rtxn;            /* reset read txn renewed by each read, or NULL */
+    struct kv_options opt;    /* options with defaults filled in */
+    raft_index applied_index; /* last applied entry, as committed */
+    raft_term applied_term;   /* its term */
+    unsigned n_snapshots;     /* open kv_snapshot streams */
+    bool restoring;           /* a kv_restore is in progress */
+    char dir[PATH_MAX];       /* the directory given to kv_open */
+    char state_path[PATH_MAX];   /* dir/state.mdb: the live environment */
+    char restore_path[PATH_MAX]; /* dir/restore.mdb: a restore under way */
     struct kv_slice keys[KV_CMD_KEYS_MAX];   /* kv_apply decode scratch */
     struct kv_slice values[KV_CMD_KEYS_MAX]; /* kv_apply decode scratch */
 };
 
 /* Fail with RKV_EIO if a failed restore swap left `kv` without state. */
 int kv__check_live(const struct kv *kv, char *errmsg);
+
+/* Remove what an interrupted restore left beside the live state. */
+int kv__remove_restore_files(const struct kv *kv, char *errmsg);
 
 /* Replace kv's environment by the file just renamed over state_path. */
 int kv__reopen(struct kv *kv, char *errmsg);
@@ -105,9 +108,9 @@ int kv__reopen(struct kv *kv, char *errmsg);
 
 struct kv__session
 {
-    uint64_t seq;             /* last sequence number applied */
-    raft_index last_index;    /* entry that last used the session */
-    struct kv_result result;  /* result of command `seq` */
+    uint64_t seq;            /* last sequence number applied */
+    raft_index last_index;   /* entry that last used the session */
+    struct kv_result result; /* result of command `seq` */
 };
 
 void kv__session_encode(const struct kv__session *s,
@@ -184,6 +187,12 @@ static inline uint64_t kv__get_u64be(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
+}
+
+/* Two's complement reading of `v`, without an implementation-defined cast. */
+static inline int64_t kv__i64_of_u64(uint64_t v)
+{
+    return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
 }
 
 #endif /* KV_INT_H */
