@@ -34,6 +34,10 @@ enum rkv_err {
 #undef RKV_ERR_ENUM_
 };
 
+/* Format a message into `errmsg` (RKV_ERRMSG_LEN bytes), cut if longer. */
+void rkv_errmsgf(char *errmsg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Return a static, human-readable description of `code` (0 gives "ok"). */
 const char *rkv_strerror(int code);
 

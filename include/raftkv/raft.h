@@ -309,7 +309,8 @@ int raft_read_index(struct raft *r, uint64_t context);
 bool raft_has_ready(const struct raft *r);
 
 /* Hand out pending work (see struct raft_ready). Returns false, leaving *rd
- * zeroed, when there is none. Precondition: every earlier raft_ready() that
+ * zeroed, when there is none, or when memory ran short (raft_has_ready()
+ * stays true: try again later). Precondition: every earlier raft_ready() that
  * returned true has been advanced. */
 bool raft_ready(struct raft *r, struct raft_ready *rd);
 

@@ -25,6 +25,7 @@ void raft__progress_close(struct raft *r, struct raft__progress *pr)
 void raft__progress_reset(struct raft__progress *pr, raft_index next)
 {
     pr->match = 0;
+    pr->sent_commit = 0;
     pr->next = next;
     pr->state = RAFT_PROGRESS_PROBE;
     pr->paused = false;

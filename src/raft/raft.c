@@ -356,7 +356,13 @@ static int validate(struct raft *r, const struct raft_msg *m)
         m->from == r->cfg.id || raft__progress_of(r, m->from) == NULL)
         return RKV_EPROTO;
     if ((m->n_entries > 0 && m->entries == NULL) ||
-        (m->type == RAFT_MSG_PROPOSE && m->n_entries == 0))
+        (m->len > 0 && m->data == NULL) ||
+        (m->type == RAFT_MSG_PROPOSE && m->n_entries == 0) ||
+        (m->type == RAFT_MSG_APPEND && m->index > UINT64_MAX - m->n_entries))
+        return RKV_EPROTO;
+    /* A snapshot covers entries no later than its sender's term. */
+    if (m->type == RAFT_MSG_SNAPSHOT &&
+        (m->log_term > m->term || (m->index > 0) != (m->log_term > 0)))
         return RKV_EPROTO;
     for (size_t i = 0; i < m->n_entries; i++) {
         const struct raft_entry *e = &m->entries[i];

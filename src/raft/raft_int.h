@@ -19,6 +19,7 @@ struct raft__progress
     bool vote_responded;  /* campaign: answered our (pre)vote request */
     bool vote_granted;    /* campaign: granted it */
     uint64_t read_ack;    /* highest ReadIndex round it acknowledged */
+    raft_index sent_commit; /* highest commit index it was told of */
     raft_index snap_index; /* SNAPSHOT: index of the snapshot being sent */
     uint64_t snap_offset;  /* SNAPSHOT: next byte to send */
     raft_index *inflight; /* ring of last indexes of APPENDs in flight */

@@ -7,7 +7,12 @@
 
 static struct raft_hard_state hard_state(const struct raft *r)
 {
+#ifdef RAFT_MUTATION_NO_PERSIST_VOTE
+    return (struct raft_hard_state){r->term, 0, r->commit}; /* planted bug:
+                                                the vote never reaches disk */
+#else
     return (struct raft_hard_state){r->term, r->vote, r->commit};
+#endif
 }
 
 static bool hs_equal(const struct raft_hard_state *a,
@@ -81,9 +86,12 @@ bool raft_ready(struct raft *r, struct raft_ready *rd)
     flush(r);
     if (!raft_has_ready(r))
         return false;
-    /* On ENOMEM hand out less now; the rest stays pending. */
+    /* On ENOMEM hand out nothing: the messages may acknowledge these
+     * entries, which must be durable before they go. All stays pending. */
     if (lend_entries(r, r->unstable, last, &r->lent_entries,
-                     &r->n_lent_entries) == 0 && r->n_lent_entries > 0)
+                     &r->n_lent_entries) != 0)
+        return false;
+    if (r->n_lent_entries > 0)
         r->unstable = last + 1;
     apply_to = applicable_to(r);
     ASSERT(r->applied >= r->log.offset);

@@ -56,6 +56,11 @@ int raft__send_append(struct raft *r, struct raft__progress *pr,
         return rv;
     }
     raft__progress_sent(r, pr, prev + n);
+    /* It may commit up to the end of what it accepts from us. */
+    if (m.commit > prev + n)
+        m.commit = prev + n;
+    if (m.commit > pr->sent_commit)
+        pr->sent_commit = m.commit;
     return 0;
 }
 
@@ -88,6 +93,8 @@ int raft__bcast_heartbeat(struct raft *r)
         int rv = raft__send(r, &m);
         if (rv != 0)
             return rv;
+        if (m.commit > pr->sent_commit)
+            pr->sent_commit = m.commit;
     }
     return 0;
 }
@@ -138,6 +145,7 @@ static int append_new_entries(struct raft *r, const struct raft_msg *m)
             break;
         if (raft__log_term(&r->log, e->index) != e->term) {
 #ifdef RAFT_MUTATION_NO_TRUNCATE
+            (void)truncate_from;
             continue; /* planted bug: keep our conflicting entry */
 #else
             truncate_from(r, e->index);
@@ -208,6 +216,7 @@ static int send_more(struct raft *r, struct raft__progress *pr)
 int raft__handle_append_response(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = raft__progress_of(r, m->from);
+    int rv;
     ASSERT(pr != NULL);
     pr->recent_active = true;
     if (m->index > raft__log_last_index(&r->log))
@@ -236,7 +245,14 @@ int raft__handle_append_response(struct raft *r, const struct raft_msg *m)
         r->bcast_wanted = true;
         (void)raft__read_acked(r); /* reads waiting for a commit in term */
     }
-    return send_more(r, pr);
+    rv = send_more(r, pr);
+    if (rv != 0)
+        return rv;
+    /* A follower that was paused when the commit index moved missed the
+     * APPEND that carried it: tell it now, not at the next heartbeat. */
+    if (pr->sent_commit < r->commit && pr->sent_commit < pr->match)
+        return raft__send_append(r, pr, true);
+    return 0;
 }
 
 int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m)

@@ -1,6 +1,19 @@
 /* rkv_strerror(), generated from the code list in include/raftkv/err.h. */
 #include "raftkv/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+void rkv_errmsgf(char *errmsg, const char *fmt, ...)
+{
+    va_list ap;
+    if (errmsg == NULL)
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap); /* cut: fine */
+    va_end(ap);
+}
+
 const char *rkv_strerror(int code)
 {
     switch (code) {

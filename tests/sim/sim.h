@@ -1,8 +1,9 @@
 /* Internals of raftkv-sim, the deterministic simulator: 3 or 5 real cores in
  * one process, virtual time in milliseconds, one seed driving every choice.
  * The event queue (sim_queue.c), network (sim_net.c), disk (sim_disk.c),
- * clients (sim_client.c), invariant checks (sim_check.c) and the run driver
- * (sim.c) share the declarations below; main.c is the command line. */
+ * nodes (sim_node.c), clients (sim_client.c), invariant checks
+ * (sim_check.c) and the run driver with its fault injector (sim.c) share
+ * the declarations below; main.c is the command line. */
 #ifndef RKV_SIM_H
 #define RKV_SIM_H
 
@@ -12,12 +13,12 @@
 
 #include "raftkv/raft.h"
 
-#define SIM_MAX_NODES 5       /* largest cluster simulated */
-#define SIM_MAX_CLIENTS 4     /* simulated clients per run */
-#define SIM_TICK_MS 10        /* one raft_tick() is 10 ms of virtual time */
-#define SIM_LIVENESS_MS 5000  /* after healing, a write must commit within */
-#define SIM_RING_LINES 64     /* trace lines kept for a violation report */
-#define SIM_LINE_MAX 320      /* longest trace line kept, bytes */
+#define SIM_MAX_NODES 5      /* largest cluster simulated */
+#define SIM_MAX_CLIENTS 4    /* simulated clients per run */
+#define SIM_TICK_MS 10       /* one raft_tick() is 10 ms of virtual time */
+#define SIM_LIVENESS_MS 5000 /* after healing, a write commits within, ms */
+#define SIM_RING_LINES 64    /* trace lines kept for a violation report */
+#define SIM_LINE_MAX 320     /* longest trace line kept, bytes */
 
 /* ---- PRNG: xoshiro256**, seeded through splitmix64 (sim.c). ---- */
 
@@ -123,10 +124,10 @@ struct sim_msg
 struct sim_net
 {
     bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to]: link cut */
-    uint64_t partition;   /* number of the current partition, 0 if none */
-    unsigned drop_pm;     /* chance a message is lost, per 10000 */
-    unsigned dup_pm;      /* chance a message is delivered twice */
-    unsigned slow_pm;     /* chance of a long delay (reordering) */
+    uint64_t partition; /* number of the current partition, 0 if none */
+    unsigned drop_pm;   /* chance a message is lost, per 10000 */
+    unsigned dup_pm;    /* chance a message is delivered twice */
+    unsigned slow_pm;   /* chance of a long delay (reordering) */
 };
 
 struct sim;
@@ -135,8 +136,9 @@ void sim_net_send(struct sim *s, const struct raft_msg *m);
 /* Deliver a message that arrived: drop it if the link is now cut or the
  * node down, else raft_step it. Frees the message. */
 void sim_net_deliver(struct sim *s, struct sim_msg *sm);
-/* Cut links at random (several shapes) and schedule the heal. */
-void sim_net_partition(struct sim *s);
+/* Cut links and schedule the heal: around `victim` (0-based) if it is not
+ * negative, else at random (several shapes). */
+void sim_net_partition(struct sim *s, int victim);
 /* Restore every link. */
 void sim_net_heal(struct sim *s);
 
@@ -157,22 +159,40 @@ struct sim_reg_slot
     uint32_t n, cap;         /* held, allocated */
 };
 
+/* What the registry remembers of one committed entry. */
+struct sim_commit
+{
+    raft_term term;    /* the entry's term */
+    uint64_t hash;     /* of type and data */
+    raft_term in_term; /* term in which it was committed: the lowest term
+                          of a node whose commit index was seen covering it */
+};
+
 struct sim_check
 {
-    struct sim_reg_slot *logs;      /* by index: Log Matching registry */
-    struct sim_reg_entry *committed; /* by index: committed entries */
-    size_t cap;                     /* slots allocated in both arrays */
-    raft_index committed_max;       /* committed[1..committed_max] are set */
-    raft_id *term_leader;           /* by term: the leader, 0 if none */
-    size_t cap_terms;               /* slots allocated in term_leader */
+    struct sim_reg_slot *logs;    /* by index: Log Matching registry */
+    struct sim_commit *committed; /* by index: committed entries */
+    size_t cap;                   /* slots allocated in both arrays */
+    raft_index committed_max;     /* committed[1..committed_max] are set */
+    raft_id *term_leader;         /* by term: the leader, 0 if none */
+    size_t cap_terms;             /* slots allocated in term_leader */
 };
 
 void sim_check_init(struct sim_check *c);
 void sim_check_close(struct sim_check *c);
 uint64_t sim_entry_hash(const struct raft_entry *e);
+/* Protocol moments seen by a check, as bit masks of nodes (bit i: node i,
+ * 0-based); the fault injector strikes at some of them. */
+struct sim_moments
+{
+    unsigned elected;      /* became leader since the last check */
+    unsigned first_commit; /* leader whose commit index first moved in its
+                              term */
+};
+
 /* Check every invariant that the last event may have broken, on every
  * live node. Records the first violation in `s`. */
-void sim_check_step(struct sim *s);
+void sim_check_step(struct sim *s, struct sim_moments *mo);
 /* Check entries a node hands out to persist (called on raft_ready). */
 void sim_check_ready(struct sim *s, unsigned node, const struct raft_ready *rd);
 /* Check one entry a node applies (State Machine Safety). */
@@ -185,27 +205,28 @@ void sim_check_log(struct sim *s, unsigned node);
 /* The checker's memory of one node between two steps. */
 struct sim_node_chk
 {
-    raft_index commit_seen; /* commit index already checked */
-    bool was_leader;        /* was leader at the last check */
-    raft_term lead_term;    /* its term then */
-    raft_index lead_last;   /* its last index then */
+    raft_index commit_seen;   /* commit index already checked */
+    bool was_leader;          /* was leader at the last check */
+    raft_term lead_term;      /* its term then */
+    raft_index lead_last;     /* its last index then */
     raft_term lead_last_term; /* term at lead_last then */
+    bool lead_committed;      /* its commit index moved since it was elected */
 };
 
 struct sim_node
 {
-    raft_id id;            /* 1-based */
-    struct sim *sim;       /* back pointer, for the trace callback */
-    struct raft *core;     /* NULL while crashed */
-    uint64_t inc;          /* incarnation: events of older ones are stale */
-    unsigned tick_ms;      /* current tick period (slow clock: longer) */
-    struct sim_disk disk;  /* survives crashes */
-    bool ready_out;        /* rd taken, its write+fsync in progress */
-    struct raft_ready rd;  /* the Ready being processed */
-    uint64_t *sm;          /* state machine: hash applied at each index */
-    raft_index applied;    /* last index applied to sm */
-    size_t cap_sm;         /* slots allocated in sm */
-    bool probe_applied;    /* applied a liveness probe entry */
+    raft_id id;              /* 1-based */
+    struct sim *sim;         /* back pointer, for the trace callback */
+    struct raft *core;       /* NULL while crashed */
+    uint64_t inc;            /* incarnation: events of older ones are stale */
+    unsigned tick_ms;        /* current tick period (slow clock: longer) */
+    struct sim_disk disk;    /* survives crashes */
+    bool ready_out;          /* rd taken, its write+fsync in progress */
+    struct raft_ready rd;    /* the Ready being processed */
+    uint64_t *sm;            /* state machine: hash applied at each index */
+    raft_index applied;      /* last index applied to sm */
+    size_t cap_sm;           /* slots allocated in sm */
+    bool probe_applied;      /* applied a liveness probe entry */
     struct sim_node_chk chk; /* checker state */
 };
 
@@ -226,7 +247,6 @@ struct sim_client
     unsigned node;         /* node the op was sent to, 0-based */
     uint64_t node_inc;     /* that node's incarnation then */
     uint64_t seq;          /* write: value number; read: context */
-    uint64_t start_ms;     /* when the op started */
     raft_index read_index; /* SIM_OP_READ_APPLY: index to wait for */
     raft_index min_index;  /* read: highest acked write index at start */
     uint64_t min_hash;     /* read: that write's entry hash */
@@ -238,9 +258,11 @@ void sim_clients_start(struct sim *s);
 void sim_client_event(struct sim *s, unsigned client, uint64_t epoch);
 /* Hooks from the driver: an entry applied, a read state handed out, a
  * node's state machine moved forward, a node crashed. */
-void sim_client_applied(struct sim *s, unsigned node,
+void sim_client_applied(struct sim *s,
+                        unsigned node,
                         const struct raft_entry *e);
-void sim_client_read_state(struct sim *s, unsigned node,
+void sim_client_read_state(struct sim *s,
+                           unsigned node,
                            const struct raft_read_state *rs);
 void sim_client_apply_done(struct sim *s, unsigned node);
 void sim_client_node_crashed(struct sim *s, unsigned node);
@@ -268,6 +290,8 @@ struct sim_profile
     unsigned n_clients;          /* 2..SIM_MAX_CLIENTS */
     unsigned fault_every_ms;     /* mean gap between faults */
     unsigned crash_leader_pm;    /* crash a new leader soon after election */
+    unsigned isolate_commit_pm;  /* isolate a leader right after its first
+                                    commit in its term */
     unsigned crash_voter_pm;     /* crash a node right after it votes */
 };
 
@@ -297,25 +321,25 @@ struct sim_ring
 
 struct sim
 {
-    struct sim_opts opt;       /* as given */
-    struct sim_profile prof;   /* drawn from the seed */
-    struct sim_rng rng;        /* the one random source */
-    uint64_t now_ms;           /* virtual time */
-    uint8_t phase;             /* enum sim_phase */
-    bool tracing;              /* opt.trace || opt.capture */
-    struct sim_queue q;        /* pending events */
-    struct sim_net net;        /* link state */
-    struct sim_check chk;      /* registries */
-    struct sim_node nodes[SIM_MAX_NODES];   /* opt.n_nodes used */
+    struct sim_opts opt;                        /* as given */
+    struct sim_profile prof;                    /* drawn from the seed */
+    struct sim_rng rng;                         /* the one random source */
+    uint64_t now_ms;                            /* virtual time */
+    uint8_t phase;                              /* enum sim_phase */
+    bool tracing;                               /* opt.trace || opt.capture */
+    struct sim_queue q;                         /* pending events */
+    struct sim_net net;                         /* link state */
+    struct sim_check chk;                       /* registries */
+    struct sim_node nodes[SIM_MAX_NODES];       /* opt.n_nodes used */
     struct sim_client clients[SIM_MAX_CLIENTS]; /* prof.n_clients used */
-    raft_index acked_index;    /* highest index of an acknowledged write */
-    uint64_t acked_hash;       /* its entry hash */
-    uint64_t next_read_ctx;    /* ReadIndex contexts, unique in the run */
-    uint64_t probe_seq;        /* liveness probe values proposed */
-    uint64_t probe_last_ms;    /* when the last probe was proposed */
+    raft_index acked_index;       /* highest index of an acknowledged write */
+    uint64_t acked_hash;          /* its entry hash */
+    uint64_t next_read_ctx;       /* ReadIndex contexts, unique in the run */
+    uint64_t probe_seq;           /* liveness probe values proposed */
+    uint64_t probe_last_ms;       /* when the last probe was proposed */
     char violation[SIM_LINE_MAX]; /* first violation, "" if none */
-    struct sim_ring *ring;     /* opt.capture only */
-    struct sim_stats stats;    /* counters for the summary */
+    struct sim_ring *ring;        /* opt.capture only */
+    struct sim_stats stats;       /* counters for the summary */
 };
 
 /* Run one seed. Returns 0, or 1 if an invariant was violated (then
@@ -329,18 +353,35 @@ void sim_violation(struct sim *s, const char *invariant, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim__tracef(struct sim *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-#define SIM_TRACE(s, ...)                 \
-    do {                                  \
-        if ((s)->tracing)                 \
+#define SIM_TRACE(s, ...)                  \
+    do {                                   \
+        if ((s)->tracing)                  \
             sim__tracef((s), __VA_ARGS__); \
     } while (0)
 
-void sim_schedule(struct sim *s, uint64_t delay_ms, uint8_t type,
-                  unsigned node, uint64_t arg);
-/* Run the node's pending work: take a Ready if none is out. */
-void sim_node_pump(struct sim *s, unsigned node);
+void sim_schedule(struct sim *s,
+                  uint64_t delay_ms,
+                  uint8_t type,
+                  unsigned node,
+                  uint64_t arg);
+/* Crash `node` in [0, max_delay_ms] ms, for [1, max_down_ms] ms. */
+void sim_schedule_crash(struct sim *s,
+                        unsigned node,
+                        uint64_t max_delay_ms,
+                        uint64_t max_down_ms);
+
+/* Nodes (sim_node.c). Start (or restart from its disk) a node that is down. */
+void sim_node_start(struct sim *s, unsigned node);
+/* Crash: free the core, lose unsynced writes, restart after `downtime_ms`. */
 void sim_node_crash(struct sim *s, unsigned node, uint64_t downtime_ms);
-/* The node that believes it leads in the highest term, or -1. */
+/* Release everything the node holds, at the end of a run. */
+void sim_node_close(struct sim_node *n);
+/* Event handlers; `inc` is the incarnation the event was scheduled for. */
+void sim_node_tick(struct sim *s, unsigned node, uint64_t inc);
+void sim_node_persisted(struct sim *s, unsigned node, uint64_t inc);
+/* Take a Ready if the node has one and none is out; start its write. */
+void sim_node_pump(struct sim *s, unsigned node);
+/* The live node that believes it leads in the highest term, or -1 (sim.c). */
 int sim_find_leader(const struct sim *s);
 
 #endif /* RKV_SIM_H */

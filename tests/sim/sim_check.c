@@ -2,10 +2,19 @@
  * event. Global registries make each check cost O(changed entries):
  *   - Log Matching: (index, term) -> (term at index-1, hash of type+data);
  *     every entry any node holds must agree with the first one seen;
- *   - committed: index -> (term, hash), filled as commit indexes cover it;
+ *   - committed: index -> (term, hash, term it was committed in), filled as
+ *     nodes' commit indexes cover it;
  *   - term -> leader, for Election Safety.
  * Leader Append-Only, Leader Completeness and State Machine Safety are
- * checked against those; read linearizability is in sim_client.c. */
+ * checked against those; read linearizability is in sim_client.c.
+ *
+ * A node may hold, and even write, an entry that differs from a committed
+ * one at the same index, as long as its own commit index does not cover it
+ * (a deposed leader that has not heard of its successor yet). So entries
+ * are compared with the committed registry only below the node's commit
+ * index, and a new leader of term T only for entries committed in a term
+ * below T (§5.4: "present in the logs of the leaders for all
+ * higher-numbered terms"). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +60,10 @@ static void ensure_index(struct sim_check *c, raft_index index)
 
 /* Log Matching: an entry with this (index, term) was seen before with the
  * same predecessor term and the same content, or is recorded now. */
-static void check_log_entry(struct sim *s, unsigned node,
-                            const struct raft_entry *e, raft_term prev_term)
+static void check_log_entry(struct sim *s,
+                            unsigned node,
+                            const struct raft_entry *e,
+                            raft_term prev_term)
 {
     struct sim_check *c = &s->chk;
     struct sim_reg_slot *slot;
@@ -64,16 +75,15 @@ static void check_log_entry(struct sim *s, unsigned node,
         if (r->term != e->term)
             continue;
         if (r->prev_term != prev_term || r->hash != hash)
-            sim_violation(s, "Log Matching",
-                          "n%u index %llu term %llu: prev_term %llu hash "
-                          "%016llx, another log has prev_term %llu hash "
-                          "%016llx",
-                          node + 1, (unsigned long long)e->index,
-                          (unsigned long long)e->term,
-                          (unsigned long long)prev_term,
-                          (unsigned long long)hash,
-                          (unsigned long long)r->prev_term,
-                          (unsigned long long)r->hash);
+            sim_violation(
+                s, "Log Matching",
+                "n%u index %llu term %llu: prev_term %llu hash "
+                "%016llx, another log has prev_term %llu hash "
+                "%016llx",
+                node + 1, (unsigned long long)e->index,
+                (unsigned long long)e->term, (unsigned long long)prev_term,
+                (unsigned long long)hash, (unsigned long long)r->prev_term,
+                (unsigned long long)r->hash);
         return;
     }
     if (slot->n == slot->cap) {
@@ -84,11 +94,13 @@ static void check_log_entry(struct sim *s, unsigned node,
 }
 
 /* The entry a node holds at a committed index equals the committed one. */
-static void check_committed(struct sim *s, unsigned node,
-                            const struct raft_entry *e, const char *invariant,
+static void check_committed(struct sim *s,
+                            unsigned node,
+                            const struct raft_entry *e,
+                            const char *invariant,
                             const char *what)
 {
-    const struct sim_reg_entry *r = &s->chk.committed[e->index];
+    const struct sim_commit *r = &s->chk.committed[e->index];
     if (r->term == e->term && r->hash == sim_entry_hash(e))
         return;
     sim_violation(s, invariant,
@@ -99,8 +111,12 @@ static void check_committed(struct sim *s, unsigned node,
                   r->term == e->term ? " with other content" : "");
 }
 
-/* The node's commit index moved from chk.commit_seen to `commit`. */
-static void check_commit(struct sim *s, unsigned node, raft_index commit)
+/* The node's commit index moved from chk.commit_seen to `commit`; `term`
+ * is its current term. */
+static void check_commit(struct sim *s,
+                         unsigned node,
+                         raft_index commit,
+                         raft_term term)
 {
     struct sim_node *n = &s->nodes[node];
     struct sim_check *c = &s->chk;
@@ -118,12 +134,13 @@ static void check_commit(struct sim *s, unsigned node, raft_index commit)
             return;
         }
         if (i <= c->committed_max) {
-            check_committed(s, node, e, "Leader Completeness", "commits");
+            check_committed(s, node, e, "State Machine Safety", "commits");
+            if (term < c->committed[i].in_term)
+                c->committed[i].in_term = term;
             continue;
         }
         ensure_index(c, i);
-        c->committed[i] = (struct sim_reg_entry){e->term, 0,
-                                                 sim_entry_hash(e)};
+        c->committed[i] = (struct sim_commit){e->term, sim_entry_hash(e), term};
         c->committed_max = i;
     }
     n->chk.commit_seen = commit;
@@ -139,8 +156,8 @@ static void check_new_leader(struct sim *s, unsigned node, raft_term term)
         size_t cap = c->cap_terms == 0 ? 64 : c->cap_terms;
         while (cap <= term)
             cap *= 2;
-        c->term_leader = sim_xrealloc(c->term_leader,
-                                      cap * sizeof *c->term_leader);
+        c->term_leader =
+            sim_xrealloc(c->term_leader, cap * sizeof *c->term_leader);
         memset(c->term_leader + c->cap_terms, 0,
                (cap - c->cap_terms) * sizeof *c->term_leader);
         c->cap_terms = cap;
@@ -154,9 +171,12 @@ static void check_new_leader(struct sim *s, unsigned node, raft_term term)
     if (c->term_leader[term] == 0)
         s->stats.elections++;
     c->term_leader[term] = n->id;
-    /* §5.4: the leader of a term holds every entry committed before it. */
+    /* §5.4: the leader of a term holds every entry committed in a lower
+     * term. */
     for (raft_index i = raft_first_index(n->core); i <= c->committed_max; i++) {
         const struct raft_entry *e = raft_entry_at(n->core, i);
+        if (c->committed[i].in_term >= term)
+            continue;
         if (e == NULL) {
             sim_violation(s, "Leader Completeness",
                           "n%u leads term %llu without committed index %llu",
@@ -186,55 +206,58 @@ static void check_append_only(struct sim *s, unsigned node)
                       (unsigned long long)n->chk.lead_last);
 }
 
-/* Returns true if the node became leader in this step. */
-static bool check_node(struct sim *s, unsigned node)
+static void check_node(struct sim *s, unsigned node, struct sim_moments *mo)
 {
     struct sim_node *n = &s->nodes[node];
     struct raft *r = n->core;
     raft_index last = raft_last_index(r);
+    raft_index commit_before = n->chk.commit_seen;
     raft_term term = raft_term_of(r);
-    bool elected = false;
     if (last > 0)
         check_log_entry(s, node, raft_entry_at(r, last),
                         raft_term_at(r, last - 1));
-    check_commit(s, node, raft_commit_index(r));
+    check_commit(s, node, raft_commit_index(r), term);
     if (raft_role_of(r) != RAFT_LEADER) {
         n->chk.was_leader = false;
-        return false;
+        return;
     }
     if (!n->chk.was_leader || n->chk.lead_term != term) {
         check_new_leader(s, node, term);
-        elected = true;
+        mo->elected |= 1u << node;
+        n->chk.lead_committed = false;
     } else {
         check_append_only(s, node);
+    }
+    if (!n->chk.lead_committed && n->chk.commit_seen > commit_before) {
+        mo->first_commit |= 1u << node;
+        n->chk.lead_committed = true;
     }
     n->chk.was_leader = true;
     n->chk.lead_term = term;
     n->chk.lead_last = last;
     n->chk.lead_last_term = raft_term_at(r, last);
-    return elected;
 }
 
-unsigned sim_check_step(struct sim *s)
+void sim_check_step(struct sim *s, struct sim_moments *mo)
 {
-    unsigned elected = 0;
+    memset(mo, 0, sizeof *mo);
     for (unsigned i = 0; i < s->opt.n_nodes; i++)
-        if (s->nodes[i].core != NULL && check_node(s, i))
-            elected |= 1u << i;
-    return elected;
+        if (s->nodes[i].core != NULL)
+            check_node(s, i, mo);
 }
 
 void sim_check_ready(struct sim *s, unsigned node, const struct raft_ready *rd)
 {
-    struct raft *r = s->nodes[node].core;
+    const struct sim_node *n = &s->nodes[node];
     for (size_t i = 0; i < rd->n_entries; i++) {
         const struct raft_entry *e = &rd->entries[i];
         raft_term prev = i > 0 ? rd->entries[i - 1].term
-                               : raft_term_at(r, e->index - 1);
+                               : raft_term_at(n->core, e->index - 1);
         check_log_entry(s, node, e, prev);
-        if (e->index <= s->chk.committed_max)
-            check_committed(s, node, e, "Leader Completeness",
-                            "persists over committed");
+        /* Its commit index covered this index: the entry is settled. */
+        if (e->index <= n->chk.commit_seen)
+            check_committed(s, node, e, "Committed Entry Overwritten",
+                            "persists over its committed");
     }
 }
 
@@ -262,10 +285,10 @@ void sim_check_log(struct sim *s, unsigned node)
     struct raft *r = s->nodes[node].core;
     raft_index last = raft_last_index(r);
     raft_index commit = raft_commit_index(r);
-    for (raft_index i = raft_first_index(r); i <= last && i > 0; i++) {
+    for (raft_index i = raft_first_index(r); i <= last; i++) {
         const struct raft_entry *e = raft_entry_at(r, i);
         check_log_entry(s, node, e, raft_term_at(r, i - 1));
         if (i <= commit && i <= s->chk.committed_max)
-            check_committed(s, node, e, "Leader Completeness", "holds");
+            check_committed(s, node, e, "State Machine Safety", "holds");
     }
 }

@@ -66,15 +66,15 @@ int sim_disk_write(struct sim_disk *d, const struct raft_ready *rd)
         return RKV_EINVAL;
     if (d->n_pending == d->cap_pending) {
         d->cap_pending = d->cap_pending == 0 ? 8 : d->cap_pending * 2;
-        d->pending = sim_xrealloc(d->pending,
-                                  d->cap_pending * sizeof *d->pending);
+        d->pending =
+            sim_xrealloc(d->pending, d->cap_pending * sizeof *d->pending);
     }
     w = &d->pending[d->n_pending++];
     w->has_hs = rd->hs_changed;
     w->hs = rd->hs;
     w->n = rd->n_entries;
-    w->entries = rd->n_entries > 0 ? copy_entries(rd->entries, rd->n_entries)
-                                   : NULL;
+    w->entries =
+        rd->n_entries > 0 ? copy_entries(rd->entries, rd->n_entries) : NULL;
     if (w->n > 0)
         d->last_written = w->entries[w->n - 1].index;
     return 0;
@@ -84,13 +84,16 @@ int sim_disk_write(struct sim_disk *d, const struct raft_ready *rd)
  * the first new index, then append. Takes ownership of w's entries. */
 static void apply_write(struct sim_disk *d, struct sim_disk_write *w)
 {
+    raft_index first;
     if (w->has_hs)
         d->hs = w->hs;
     if (w->n == 0)
         return;
-    raft_index first = w->entries[0].index;
-    assert(first >= 1 && first <= d->n_log + 1);
-    free_entries(d->log + (first - 1), d->n_log - (first - 1));
+    first = w->entries[0].index;
+    assert(first >= 1);
+    assert(first <= d->n_log + 1);
+    if (first <= d->n_log) /* d->log may be NULL otherwise */
+        free_entries(d->log + (first - 1), d->n_log - (first - 1));
     d->n_log = first - 1;
     if (d->n_log + w->n > d->cap_log) {
         while (d->n_log + w->n > d->cap_log)

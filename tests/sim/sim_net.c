@@ -8,9 +8,9 @@
 
 #include "sim.h"
 
-#define NET_LATENCY_MIN_MS 1   /* usual one-way latency range */
+#define NET_LATENCY_MIN_MS 1 /* usual one-way latency range */
 #define NET_LATENCY_MAX_MS 15
-#define NET_SLOW_MIN_MS 20     /* a long delay, for reordering */
+#define NET_SLOW_MIN_MS 20 /* a long delay, for reordering */
 #define NET_SLOW_MAX_MS 300
 #define NET_PARTITION_MIN_MS 50 /* how long a partition lasts */
 #define NET_PARTITION_MAX_MS 2000
@@ -79,11 +79,17 @@ static void schedule_delivery(struct sim *s, const struct raft_msg *m)
 
 void sim_net_send(struct sim *s, const struct raft_msg *m)
 {
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        sim_violation(s, "Ready Contract",
+                      "n%llu sends a snapshot, but no node compacted",
+                      (unsigned long long)m->from);
+        return;
+    }
     if (m->to == 0 || m->to > s->opt.n_nodes || m->to == m->from ||
         m->from == 0 || m->from > s->opt.n_nodes) {
         sim_violation(s, "Message Addressing", "%s from n%llu to n%llu",
-                      raft_msg_type_name(m->type),
-                      (unsigned long long)m->from, (unsigned long long)m->to);
+                      raft_msg_type_name(m->type), (unsigned long long)m->from,
+                      (unsigned long long)m->to);
         return;
     }
     if (link_cut(s, m->from, m->to) ||
@@ -117,43 +123,76 @@ void sim_net_deliver(struct sim *s, struct sim_msg *sm)
     sim_node_pump(s, (unsigned)(n->id - 1));
 }
 
-/* Put every node in group a (bit set in `mask`) or b; cut links between. */
+/* How links are cut. */
+enum net_shape {
+    NET_ISOLATE = 0, /* the victim alone, both ways */
+    NET_SPLIT,       /* two random groups, both ways */
+    NET_MUTE,        /* the victim cannot send */
+    NET_DEAF,        /* the victim cannot receive */
+    NET_ONE_LINK,    /* one link, one way */
+    NET_SHAPES       /* count */
+};
+
+static const char *const shape_names[NET_SHAPES] = {"isolate", "split", "mute",
+                                                    "deaf", "one-link"};
+
+/* Nodes in `mask` form group a, the others group b; cut a->b and/or b->a. */
 static void cut_groups(struct sim *s, unsigned mask, bool a_to_b, bool b_to_a)
 {
     for (unsigned i = 0; i < s->opt.n_nodes; i++)
         for (unsigned j = 0; j < s->opt.n_nodes; j++) {
             bool ia = (mask >> i) & 1u, ja = (mask >> j) & 1u;
-            s->net.blocked[i][j] = (ia && !ja && a_to_b) ||
-                                   (!ia && ja && b_to_a);
+            s->net.blocked[i][j] =
+                (ia && !ja && a_to_b) || (!ia && ja && b_to_a);
         }
 }
 
-/* Shapes: the leader (or any node) isolated; a random split; a node that
- * cannot send; a node that cannot receive; one link cut one way. */
-void sim_net_partition(struct sim *s)
+static void cut(struct sim *s, unsigned shape, unsigned victim)
 {
-    unsigned n = s->opt.n_nodes, full = (1u << n) - 1, mask;
-    int leader = sim_find_leader(s);
-    unsigned shape = (unsigned)sim_rng_range(&s->rng, 0, 4);
-    unsigned victim = leader >= 0 && sim_rng_chance(&s->rng, 6000)
-                          ? (unsigned)leader
-                          : (unsigned)sim_rng_range(&s->rng, 0, n - 1);
-    mask = 1u << victim;
-    if (shape == 1)
-        mask = (unsigned)sim_rng_range(&s->rng, 1, full - 1);
-    cut_groups(s, mask, shape != 3, shape != 2);
-    if (shape == 4) {
-        unsigned to = (victim + (unsigned)sim_rng_range(&s->rng, 1, n - 1)) % n;
-        memset(s->net.blocked, 0, sizeof s->net.blocked);
-        s->net.blocked[victim][to] = true;
+    unsigned n = s->opt.n_nodes;
+    switch (shape) {
+        case NET_SPLIT:
+            cut_groups(s, (unsigned)sim_rng_range(&s->rng, 1, (1u << n) - 2),
+                       true, true);
+            break;
+        case NET_MUTE:
+            cut_groups(s, 1u << victim, true, false);
+            break;
+        case NET_DEAF:
+            cut_groups(s, 1u << victim, false, true);
+            break;
+        case NET_ONE_LINK:
+            memset(s->net.blocked, 0, sizeof s->net.blocked);
+            s->net.blocked[victim][(victim + sim_rng_range(&s->rng, 1, n - 1)) %
+                                   n] = true;
+            break;
+        default:
+            cut_groups(s, 1u << victim, true, true);
     }
+}
+
+/* Messages already in flight across a cut link are lost too. The victim
+ * is mostly the leader, when there is one. */
+void sim_net_partition(struct sim *s, int victim_or_any)
+{
+    unsigned shape = NET_ISOLATE, victim;
+    int leader = sim_find_leader(s);
+    if (victim_or_any >= 0) {
+        victim = (unsigned)victim_or_any;
+    } else {
+        shape = (unsigned)sim_rng_range(&s->rng, 0, NET_SHAPES - 1);
+        victim = leader >= 0 && sim_rng_chance(&s->rng, 6000)
+                     ? (unsigned)leader
+                     : (unsigned)sim_rng_range(&s->rng, 0, s->opt.n_nodes - 1);
+    }
+    cut(s, shape, victim);
     s->net.partition = ++s->stats.partitions;
-    SIM_TRACE(s, "partition #%llu shape=%u mask=0x%x victim=n%u",
-              (unsigned long long)s->net.partition, shape, mask, victim + 1);
-    sim_schedule(s,
-                 sim_rng_range(&s->rng, NET_PARTITION_MIN_MS,
-                               NET_PARTITION_MAX_MS),
-                 SIM_EV_NET_HEAL, 0, s->net.partition);
+    SIM_TRACE(s, "partition #%llu: %s around n%u",
+              (unsigned long long)s->net.partition, shape_names[shape],
+              victim + 1);
+    sim_schedule(
+        s, sim_rng_range(&s->rng, NET_PARTITION_MIN_MS, NET_PARTITION_MAX_MS),
+        SIM_EV_NET_HEAL, 0, s->net.partition);
 }
 
 void sim_net_heal(struct sim *s)
