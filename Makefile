@@ -84,14 +84,14 @@ $(BUILD)/raftkv-walbench: $(call objs,bench/walbench.c $(STORAGE_SRC) $(UTIL_SRC
 
 # Every test, under ASan+UBSan; the last line is "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory MODE=asan progs
-	@$(MAKE) --no-print-directory MODE=release progs
+	@$(MAKE) -s --no-print-directory MODE=asan progs
+	@$(MAKE) -s --no-print-directory MODE=release progs
 	@tests/run-all.sh
 
 sim-long: deps
 	@$(MAKE) --no-print-directory MODE=release progs
-	./build/raftkv-sim --seeds 1-50000 --nodes 3
-	./build/raftkv-sim --seeds 1-50000 --nodes 5
+	./build/raftkv-sim --seeds 1-100000 --nodes 3
+	./build/raftkv-sim --seeds 1-100000 --nodes 5
 
 # A local cluster in the foreground: `make cluster` (3 nodes) or N=5.
 N ?= 3

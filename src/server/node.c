@@ -1,0 +1,1059 @@
+/* The raftkv node (node.h): start-up and recovery, the Ready pipeline,
+ * client operations, snapshots. Everything runs on the loop thread except
+ * the persist and snapshot work, which run on libuv workers and touch only
+ * what the loop thread leaves alone until their after-callbacks. */
+#define _DEFAULT_SOURCE
+#include "server/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/peer.h"
+#include "server/http_api.h"
+#include "server/node_int.h"
+#include "storage/disk.h"
+#include "storage/hardstate.h"
+#include "storage/snapshot_file.h"
+#include "storage/wal.h"
+
+const uint64_t node_latency_bounds_us[12] = {
+    250,   500,    1000,   2000,   5000,    10000,
+    25000, 50000, 100000, 250000, 1000000, 5000000,
+};
+
+/* Envelope of every client command in the log: who took the request, so
+ * that node (and only it) answers when the entry is applied. Forwarding
+ * through the core loses the index, so the tag is how a follower recognizes
+ * its own command. Layout: u8 version, u16 origin node id, u64 tag (LE). */
+#define ENVELOPE_VERSION 1
+#define ENVELOPE_LEN 11
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* ---- operation lists ---------------------------------------------------- */
+
+static void list_push(struct node_op_list *l, struct node_op *op, int which)
+{
+    ASSERT(op->list == 0);
+    op->list = which;
+    op->next = NULL;
+    op->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = op;
+    else
+        l->head = op;
+    l->tail = op;
+    l->n++;
+}
+
+static void list_remove(struct node_op_list *l, struct node_op *op)
+{
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else
+        l->head = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    else
+        l->tail = op->prev;
+    op->prev = op->next = NULL;
+    op->list = 0;
+    l->n--;
+}
+
+static struct node_op_list *list_of(struct node *n, int which)
+{
+    switch (which) {
+        case NODE_LIST_WRITES:
+            return &n->writes;
+        case NODE_LIST_READS_INDEX:
+            return &n->reads_index;
+        default:
+            return &n->reads_apply;
+    }
+}
+
+static void record_latency(struct node *n, struct node_op *op, int kind)
+{
+    uint64_t us = (uv_now(n->loop) - op->start_ms) * 1000;
+    struct node_metrics *m = &n->metrics;
+    if (kind == 0) {
+        m->write_latency_us_sum += us;
+        m->write_latency_count++;
+    } else {
+        m->read_latency_us_sum += us;
+        m->read_latency_count++;
+    }
+    for (int i = 0; i < 12; i++)
+        if (us <= node_latency_bounds_us[i])
+            m->latency_buckets[kind][i]++;
+}
+
+/* Unlink `op` and give it back to its front end with `status`. */
+static void op_finish(struct node *n, struct node_op *op, int status)
+{
+    if (op->list != 0)
+        list_remove(list_of(n, op->list), op);
+    op->status = status;
+    if (status == 0)
+        record_latency(n, op, op->kind == NODE_OP_WRITE ? 0 : 1);
+    else if (op->kind == NODE_OP_WRITE)
+        n->metrics.proposals_failed++;
+    free(op->key);
+    op->key = NULL;
+    op->done(op);
+}
+
+void node_op_cancel(struct node *n, struct node_op *op)
+{
+    if (op->list != 0)
+        list_remove(list_of(n, op->list), op);
+    free(op->key);
+    op->key = NULL;
+    kv_buf_free(&op->value);
+}
+
+static void fail_list(struct node *n, struct node_op_list *l, int status)
+{
+    while (l->head != NULL)
+        op_finish(n, l->head, status);
+}
+
+/* Requests past their deadline: the outcome of a write is unknown (it may
+ * still commit); a read simply did not happen. */
+static void expire_ops(struct node *n)
+{
+    uint64_t now = uv_now(n->loop);
+    struct node_op_list *lists[] = {&n->writes, &n->reads_index,
+                                    &n->reads_apply};
+    for (size_t i = 0; i < 3; i++) {
+        struct node_op *op = lists[i]->head, *next;
+        for (; op != NULL; op = next) {
+            next = op->next;
+            if (op->deadline_ms <= now)
+                op_finish(n, op, RKV_ETIMEDOUT);
+        }
+    }
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static void serve_get(struct node *n, struct node_op *op)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    int rv = kv_get(n->kv, op->key, op->key_len, &op->value, errmsg);
+    if (rv == RKV_ENOTFOUND) {
+        op->found = false;
+        rv = 0;
+    } else if (rv == 0) {
+        op->found = true;
+    } else {
+        LOG_WARN(&n->log, "read failed: %s", errmsg);
+    }
+    op_finish(n, op, rv);
+}
+
+/* Serve every read whose index the state machine has reached. */
+static void serve_reads(struct node *n)
+{
+    struct node_op *op = n->reads_apply.head, *next;
+    for (; op != NULL; op = next) {
+        next = op->next;
+        if (op->read_index <= n->applied)
+            serve_get(n, op);
+    }
+}
+
+static void on_read_state(struct node *n, const struct raft_read_state *rs)
+{
+    struct node_op *op = n->reads_index.head;
+    while (op != NULL && op->id != rs->context)
+        op = op->next;
+    if (op == NULL)
+        return; /* timed out or cancelled meanwhile */
+    if (rs->status != 0) {
+        op_finish(n, op, rs->status);
+        return;
+    }
+    list_remove(&n->reads_index, op);
+    op->read_index = rs->index;
+    op->index = rs->index;
+    list_push(&n->reads_apply, op, NODE_LIST_READS_APPLY);
+}
+
+int node_submit_get(struct node *n, struct node_op *op, const void *key,
+                    size_t key_len, bool stale)
+{
+    int rv;
+    memset(&op->res, 0, sizeof op->res);
+    op->kind = NODE_OP_GET;
+    op->list = 0;
+    op->value = (struct kv_buf){NULL, 0};
+    op->stale = stale;
+    op->found = false;
+    op->start_ms = uv_now(n->loop);
+    op->deadline_ms = op->start_ms + n->cfg.request_timeout_ms;
+    op->key = malloc(key_len > 0 ? key_len : 1);
+    if (op->key == NULL)
+        return RKV_ENOMEM;
+    memcpy(op->key, key, key_len);
+    op->key_len = key_len;
+    n->metrics.reads++;
+    if (stale) {
+        serve_get(n, op);
+        return 0;
+    }
+    op->id = ++n->next_id;
+    rv = raft_read_index(n->raft, op->id);
+    if (rv != 0) {
+        free(op->key);
+        op->key = NULL;
+        return rv;
+    }
+    list_push(&n->reads_index, op, NODE_LIST_READS_INDEX);
+    node_kick(n);
+    return 0;
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+int node_submit_write(struct node *n, struct node_op *op,
+                      const struct kv_cmd *cmd)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    struct kv_buf enc = {NULL, 0};
+    uint8_t *data;
+    size_t len;
+    int rv;
+    memset(&op->res, 0, sizeof op->res);
+    op->kind = NODE_OP_WRITE;
+    op->list = 0;
+    op->key = NULL;
+    op->value = (struct kv_buf){NULL, 0};
+    rv = kv_cmd_encode_alloc(cmd, &enc, errmsg);
+    if (rv != 0)
+        return rv;
+    len = ENVELOPE_LEN + enc.len;
+    data = malloc(len);
+    if (data == NULL) {
+        kv_buf_free(&enc);
+        return RKV_ENOMEM;
+    }
+    op->id = ++n->next_id;
+    data[0] = ENVELOPE_VERSION;
+    put_le(data + 1, n->cfg.self_id, 2);
+    put_le(data + 3, op->id, 8);
+    memcpy(data + ENVELOPE_LEN, enc.data, enc.len);
+    kv_buf_free(&enc);
+    rv = raft_propose(n->raft, data, len, &op->index, NULL);
+    free(data);
+    if (rv != 0)
+        return rv;
+    n->metrics.proposals++;
+    op->start_ms = uv_now(n->loop);
+    op->deadline_ms = op->start_ms + n->cfg.request_timeout_ms;
+    list_push(&n->writes, op, NODE_LIST_WRITES);
+    node_kick(n);
+    return 0;
+}
+
+/* ---- applying ----------------------------------------------------------- */
+
+/* Apply `rd.committed`: unwrap the envelopes, apply the batch in one
+ * state-machine transaction, answer this node's own requests. */
+static int apply_committed(struct node *n, const struct raft_ready *rd,
+                           char *errmsg)
+{
+    size_t cnt = rd->n_committed;
+    struct raft_entry *inner;
+    struct kv_result *res;
+    int rv;
+    if (cnt == 0)
+        return 0;
+    inner = malloc(cnt * sizeof *inner);
+    res = malloc(cnt * sizeof *res);
+    if (inner == NULL || res == NULL) {
+        free(inner);
+        free(res);
+        return RKV_ENOMEM;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const struct raft_entry *e = &rd->committed[i];
+        inner[i] = *e;
+        if (e->type == RAFT_ENTRY_NORMAL && e->len >= ENVELOPE_LEN &&
+            e->data[0] == ENVELOPE_VERSION) {
+            inner[i].data = e->data + ENVELOPE_LEN;
+            inner[i].len = e->len - ENVELOPE_LEN;
+        }
+    }
+    rv = kv_apply(n->kv, inner, cnt, res, errmsg);
+    if (rv == 0) {
+        for (size_t i = 0; i < cnt; i++) {
+            const struct raft_entry *e = &rd->committed[i];
+            if (e->type != RAFT_ENTRY_NORMAL || e->len < ENVELOPE_LEN ||
+                get_le(e->data + 1, 2) != n->cfg.self_id)
+                continue;
+            uint64_t tag = get_le(e->data + 3, 8);
+            struct node_op *op = n->writes.head;
+            while (op != NULL && op->id != tag)
+                op = op->next;
+            if (op == NULL)
+                continue;
+            op->res = res[i];
+            op->index = e->index;
+            op_finish(n, op, 0);
+        }
+        n->applied = rd->committed[cnt - 1].index;
+        n->metrics.entries_applied += cnt;
+    }
+    free(inner);
+    free(res);
+    return rv;
+}
+
+/* ---- the Ready pipeline ------------------------------------------------- */
+
+static bool needs_disk(const struct node *n, const struct raft_ready *rd)
+{
+    return rd->n_entries > 0 || rd->has_chunk || rd->install ||
+           (rd->hs_changed && (rd->hs.term != n->hs_saved.term ||
+                               rd->hs.vote != n->hs_saved.vote)) ||
+           n->wal_drop_pending > 0;
+}
+
+/* Step 1 of the Ready contract, on a worker thread: hard state, snapshot
+ * chunk, WAL entries, then fsync; one write and one fsync cover everything
+ * gathered since the previous Ready (group commit). */
+static void persist_work(uv_work_t *w)
+{
+    struct node *n = w->data;
+    const struct raft_ready *rd = &n->rd;
+    char *err = n->persist_err;
+    int rv = 0;
+    if (rd->hs.term != n->hs_saved.term || rd->hs.vote != n->hs_saved.vote) {
+        rv = hs_save(n->disk, n->data_dir, &rd->hs, err);
+        if (rv != 0)
+            goto out;
+    }
+    if (rd->has_chunk) {
+        rv = snapf_write(n->data_dir, "snapshot.incoming", rd->chunk_offset,
+                         rd->chunk, rd->chunk_len, err);
+        if (rv != 0)
+            goto out;
+    }
+    if (rd->install) {
+        rv = snapf_commit(n->data_dir, "snapshot.incoming", &rd->snapshot,
+                          err);
+        if (rv != 0)
+            goto out;
+        if (wal_last_index(n->wal) > 0) {
+            rv = wal_truncate_from(n->wal, wal_first_index(n->wal), err);
+            if (rv != 0)
+                goto out;
+        }
+    }
+    if (rd->n_entries > 0) {
+        raft_index first = rd->entries[0].index;
+        if (wal_last_index(n->wal) >= first && wal_last_index(n->wal) > 0) {
+            rv = wal_truncate_from(n->wal, first, err);
+            if (rv != 0)
+                goto out;
+        }
+        rv = wal_append(n->wal, rd->entries, rd->n_entries, err);
+        if (rv != 0)
+            goto out;
+        rv = wal_sync(n->wal, err);
+        if (rv != 0)
+            goto out;
+        n->persist_fsyncs++;
+    }
+    if (n->wal_drop_pending > 0)
+        rv = wal_drop_before(n->wal, n->wal_drop_pending, err);
+out:
+    n->persist_rv = rv;
+}
+
+static void after_persist(uv_work_t *w, int status);
+
+static void start_persist(struct node *n)
+{
+    int rv;
+    n->persist_err[0] = '\0';
+    n->persist_rv = 0;
+    n->persist.data = n;
+    if (!needs_disk(n, &n->rd)) {
+        after_persist(&n->persist, 0);
+        return;
+    }
+    n->persist_fsyncs = 0;
+    rv = uv_queue_work(n->loop, &n->persist, persist_work, after_persist);
+    if (rv != 0) {
+        /* Cannot happen with a live loop; run it here rather than stall. */
+        persist_work(&n->persist);
+        after_persist(&n->persist, 0);
+    }
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    if (!n->stopping)
+        start_persist(n);
+}
+
+/* The disk failed. Nothing of this Ready may be sent, applied or
+ * acknowledged; the same Ready is persisted again later. Writes taken here
+ * are answered now with the error, as "outcome unknown": their entries may
+ * still commit through the other nodes, and a retry with the same session
+ * is deduplicated. */
+static void persist_failed(struct node *n)
+{
+    n->metrics.disk_errors++;
+    if (n->metrics.disk_errors == 1 || n->metrics.disk_errors % 50 == 0)
+        LOG_ERROR(&n->log, "persist failed (%s), retrying: %s",
+                  rkv_strerror(n->persist_rv), n->persist_err);
+    fail_list(n, &n->writes, n->persist_rv);
+    uv_timer_start(&n->retry_timer, on_retry_timer, 200, 0);
+}
+
+/* Attach the chunk the core asks for to a SNAPSHOT message and send it. */
+static void send_snapshot_chunk(struct node *n, const struct raft_msg *m)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    struct raft_msg out = *m;
+    uint64_t size;
+    size_t got;
+    if (n->snap.index != m->index || n->snap.term != m->log_term)
+        return; /* not our current snapshot: the core will ask again */
+    if (n->chunk_buf == NULL) {
+        n->chunk_buf = malloc(NODE_SNAPSHOT_CHUNK);
+        if (n->chunk_buf == NULL)
+            return;
+    }
+    if (snapf_size(n->snap_path, &size, errmsg) != 0 ||
+        snapf_read(n->snap_path, m->offset, n->chunk_buf, NODE_SNAPSHOT_CHUNK,
+                   &got, errmsg) != 0) {
+        LOG_WARN(&n->log, "snapshot chunk: %s", errmsg);
+        return;
+    }
+    out.data = n->chunk_buf;
+    out.len = got;
+    out.done = m->offset + got >= size;
+    (void)peer_send(n->peers, &out); /* loss is tolerated */
+}
+
+/* Step 1b, on the loop thread: the state machine is replaced, and it is
+ * read by requests here, so this cannot run on the worker. */
+static int install_snapshot(struct node *n, const struct raft_ready *rd,
+                            char *errmsg)
+{
+    struct kv_restore *res;
+    uint8_t *buf;
+    uint64_t off = 0;
+    int rv;
+    char path[SNAPF_PATH_MAX];
+    snapf_path(n->data_dir, &rd->snapshot, path);
+    buf = malloc(NODE_SNAPSHOT_CHUNK);
+    if (buf == NULL)
+        return RKV_ENOMEM;
+    rv = kv_restore_begin(n->kv, &res, errmsg);
+    if (rv != 0) {
+        free(buf);
+        return rv;
+    }
+    for (;;) {
+        size_t got;
+        rv = snapf_read(path, off, buf, NODE_SNAPSHOT_CHUNK, &got, errmsg);
+        if (rv == 0 && got > 0)
+            rv = kv_restore_write(res, buf, got, errmsg);
+        if (rv != 0) {
+            kv_restore_abort(res);
+            free(buf);
+            return rv;
+        }
+        if (got < NODE_SNAPSHOT_CHUNK)
+            break;
+        off += got;
+    }
+    free(buf);
+    rv = kv_restore_finish(res, errmsg);
+    if (rv != 0)
+        return rv;
+    n->snap = rd->snapshot;
+    snprintf(n->snap_path, sizeof n->snap_path, "%s", path);
+    n->applied = rd->snapshot.index;
+    n->metrics.snapshots_installed++;
+    LOG_INFO(&n->log, "installed snapshot at index %" PRIu64,
+             rd->snapshot.index);
+    return 0;
+}
+
+static void after_persist(uv_work_t *w, int status)
+{
+    struct node *n = w->data;
+    const struct raft_ready *rd = &n->rd;
+    char errmsg[RKV_ERRMSG_LEN];
+    int rv;
+    (void)status; /* UV_ECANCELED cannot happen: we never cancel */
+    if (n->stopping) {
+        n->persisting = false;
+        node_maybe_free(n);
+        return;
+    }
+    if (n->persist_rv != 0) {
+        persist_failed(n);
+        return;
+    }
+    n->metrics.fsyncs += n->persist_fsyncs;
+    n->metrics.entries_persisted += rd->n_entries;
+    if (rd->hs.term != n->hs_saved.term || rd->hs.vote != n->hs_saved.vote)
+        n->hs_saved = rd->hs;
+    n->wal_drop_pending = 0;
+    if (rd->install && !n->installed) {
+        rv = install_snapshot(n, rd, errmsg);
+        if (rv != 0) {
+            rkv_errmsgf(n->persist_err, "install: %s",
+                     errmsg);
+            n->persist_rv = rv;
+            persist_failed(n);
+            return;
+        }
+        n->installed = true; /* a retry of this Ready does not redo it */
+    }
+    /* Step 2: send. */
+    if (!n->sent) {
+        for (size_t i = 0; i < rd->n_msgs; i++) {
+            if (rd->msgs[i].type == RAFT_MSG_SNAPSHOT)
+                send_snapshot_chunk(n, &rd->msgs[i]);
+            else
+                (void)peer_send(n->peers, &rd->msgs[i]); /* loss is fine */
+        }
+        n->sent = true;
+    }
+    /* Step 3: apply. */
+    rv = apply_committed(n, rd, errmsg);
+    if (rv != 0) {
+        rkv_errmsgf(n->persist_err, "apply: %s", errmsg);
+        n->persist_rv = rv;
+        persist_failed(n);
+        return;
+    }
+    /* Step 4: reads. */
+    for (size_t i = 0; i < rd->n_reads; i++)
+        on_read_state(n, &rd->reads[i]);
+    raft_advance(n->raft, rd);
+    n->metrics.readies++;
+    n->persisting = false;
+    n->installed = false;
+    n->sent = false;
+    serve_reads(n);
+    node_observe(n);
+    node_maybe_snapshot(n);
+    node_kick(n);
+}
+
+/* Take the next Ready if the previous one is done. */
+static void drive(struct node *n)
+{
+    if (n->persisting || n->stopping)
+        return;
+    if (!raft_ready(n->raft, &n->rd))
+        return;
+    n->persisting = true;
+    start_persist(n);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct node *n = h->data;
+    uv_idle_stop(h);
+    drive(n);
+}
+
+/* Something changed in the core: run the pipeline once the loop has taken
+ * every input of this iteration (so they share one Ready). */
+void node_kick(struct node *n)
+{
+    node_observe(n);
+    if (!n->persisting && !n->stopping)
+        uv_idle_start(&n->idle, on_idle);
+}
+
+/* Keep the log prefix and metrics in step with the core. */
+void node_observe(struct node *n)
+{
+    raft_id leader = raft_leader_of(n->raft);
+    n->log.term = raft_term_of(n->raft);
+    n->log.role = raft_role_name(raft_role_of(n->raft));
+    if (leader != n->last_leader) {
+        n->metrics.leader_changes++;
+        if (leader != 0)
+            LOG_INFO(&n->log, "leader is now node %" PRIu64, leader);
+        else
+            LOG_INFO(&n->log, "no leader");
+        n->last_leader = leader;
+        /* Reads forwarded to a leader that is gone may never be answered:
+         * they time out; writes are answered when applied or time out. */
+    }
+}
+
+/* ---- timers and peers --------------------------------------------------- */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    raft_tick(n->raft);
+    if (++n->ticks % 10 == 0)
+        expire_ops(n);
+    node_kick(n);
+}
+
+static void on_peer_message(void *ctx, const struct raft_msg *m)
+{
+    struct node *n = ctx;
+    int rv = raft_step(n->raft, m);
+    if (rv != 0 && rv != RKV_EPROTO)
+        LOG_WARN(&n->log, "step %s from %" PRIu64 ": %s",
+                 raft_msg_type_name(m->type), m->from, rkv_strerror(rv));
+    node_kick(n);
+}
+
+static void on_peer_log(void *ctx, int level, const char *fmt, ...)
+{
+    struct node *n = ctx;
+    va_list ap;
+    if (level < n->log.level)
+        return;
+    va_start(ap, fmt);
+    node_log_vwrite(&n->log, level, fmt, ap);
+    va_end(ap);
+}
+
+static void on_core_trace(void *ctx, int level, const char *line)
+{
+    struct node *n = ctx;
+    /* The core's line starts with node/term/role already. */
+    if (level >= n->log.level)
+        fprintf(stderr, "%s\n", line);
+}
+
+/* ---- public views ------------------------------------------------------- */
+
+void node_status(struct node *n, struct node_status *st)
+{
+    struct kv_stats ks;
+    char errmsg[RKV_ERRMSG_LEN];
+    memset(st, 0, sizeof *st);
+    st->id = n->cfg.self_id;
+    st->role = raft_role_name(raft_role_of(n->raft));
+    st->term = raft_term_of(n->raft);
+    st->leader = raft_leader_of(n->raft);
+    st->first_index = raft_first_index(n->raft);
+    st->last_index = raft_last_index(n->raft);
+    st->commit = raft_commit_index(n->raft);
+    st->applied = n->applied;
+    st->snapshot = n->snap;
+    st->n_progress = raft_progress(n->raft, st->progress, RAFT_MAX_NODES);
+    if (kv_stats(n->kv, &ks, errmsg) == 0)
+        st->keys = ks.keys;
+}
+
+const struct node_metrics *node_metrics_of(const struct node *n)
+{
+    return &n->metrics;
+}
+
+const struct node_config *node_config_of(const struct node *n)
+{
+    return &n->cfg;
+}
+
+const struct node_logger *node_logger_of(const struct node *n)
+{
+    return &n->log;
+}
+
+const struct config_member *node_leader_member(const struct node *n)
+{
+    raft_id leader = raft_leader_of(n->raft);
+    for (size_t i = 0; i < n->cfg.n_members; i++)
+        if (leader != 0 && n->cfg.members[i].id == leader)
+            return &n->cfg.members[i];
+    return NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static int make_dir(const char *path, char *errmsg)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        rkv_errmsgf(errmsg, "mkdir %s: %s", path,
+                 strerror(errno));
+        return RKV_EIO;
+    }
+    return 0;
+}
+
+/* mkdir -p for the data directory. */
+static int make_dirs(const char *path, char *errmsg)
+{
+    char tmp[CONFIG_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rv = make_dir(tmp, errmsg);
+        *p = '/';
+        if (rv != 0)
+            return rv;
+    }
+    return make_dir(tmp, errmsg);
+}
+
+/* A data directory belongs to one cluster: its id is written at first use
+ * and checked at every start, so a node pointed at another cluster's data
+ * refuses to start instead of mixing two histories. */
+static int check_cluster_id(struct node *n, char *errmsg)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    char buf[64];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/cluster-id", n->data_dir);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        unsigned long long id = 0, self = 0;
+        bool ok = fgets(buf, sizeof buf, f) != NULL &&
+                  sscanf(buf, "%llx %llu", &id, &self) == 2;
+        fclose(f);
+        if (!ok) {
+            rkv_errmsgf(errmsg, "%s: unreadable", path);
+            return RKV_ECORRUPT;
+        }
+        if (id != n->cfg.cluster_id || self != n->cfg.self_id) {
+            rkv_errmsgf(errmsg,
+                     "data dir %s belongs to cluster %016llx node %llu, not "
+                     "cluster %016" PRIx64 " node %" PRIu64,
+                     n->data_dir, id, self, n->cfg.cluster_id,
+                     n->cfg.self_id);
+            return RKV_ECONFIG;
+        }
+        return 0;
+    }
+    f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%016" PRIx64 " %" PRIu64 "\n",
+                             n->cfg.cluster_id, n->cfg.self_id) < 0 ||
+        fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        rkv_errmsgf(errmsg, "write %s: %s", path,
+                 strerror(errno));
+        if (f != NULL)
+            fclose(f);
+        return RKV_EIO;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Bring the state machine up to the latest snapshot if it is behind (a
+ * crash between saving a received snapshot and restoring it). */
+static int recover_state_machine(struct node *n, char *errmsg)
+{
+    struct kv_stats ks;
+    struct raft_ready fake;
+    int rv = kv_stats(n->kv, &ks, errmsg);
+    if (rv != 0)
+        return rv;
+    n->applied = ks.applied_index;
+    if (n->snap.index == 0 || ks.applied_index >= n->snap.index)
+        return 0;
+    memset(&fake, 0, sizeof fake);
+    fake.snapshot = n->snap;
+    LOG_INFO(&n->log, "state machine at %" PRIu64 " is behind snapshot %"
+             PRIu64 ": restoring it", ks.applied_index, n->snap.index);
+    return install_snapshot(n, &fake, errmsg);
+}
+
+static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
+{
+    char sub[CONFIG_PATH_MAX + 16];
+    struct kv_options kopt;
+    struct wal_config wcfg;
+    int rv;
+    rv = make_dirs(n->data_dir, errmsg);
+    if (rv != 0)
+        return rv;
+    rv = check_cluster_id(n, errmsg);
+    if (rv != 0)
+        return rv;
+    snprintf(sub, sizeof sub, "%s/kv", n->data_dir);
+    rv = make_dir(sub, errmsg);
+    if (rv != 0)
+        return rv;
+    memset(&kopt, 0, sizeof kopt);
+    rv = kv_open(sub, &kopt, &n->kv, errmsg);
+    if (rv != 0)
+        return rv;
+    snprintf(sub, sizeof sub, "%s/wal", n->data_dir);
+    rv = make_dir(sub, errmsg);
+    if (rv != 0)
+        return rv;
+    memset(&wcfg, 0, sizeof wcfg);
+    wcfg.disk = n->disk;
+    wcfg.dir = sub;
+    rv = wal_open(&wcfg, &n->wal, rp, errmsg);
+    if (rv != 0)
+        return rv;
+    if (rp->dropped_bytes > 0)
+        LOG_WARN(&n->log, "WAL: cut off a torn last record (%" PRIu64
+                 " bytes)", rp->dropped_bytes);
+    rv = hs_load(n->disk, n->data_dir, &n->hs_saved, errmsg);
+    if (rv != 0)
+        return rv;
+    rv = snapf_find_latest(n->data_dir, &n->snap, n->snap_path, errmsg);
+    if (rv != 0)
+        return rv;
+    return recover_state_machine(n, errmsg);
+}
+
+static int start_core(struct node *n, const struct wal_replay *rp,
+                      char *errmsg)
+{
+    struct raft_config rc;
+    struct raft_hard_state hs = n->hs_saved;
+    const struct raft_entry *es = rp->entries;
+    size_t cnt = rp->n_entries;
+    int rv;
+    raft_config_default(&rc);
+    rc.id = n->cfg.self_id;
+    for (size_t i = 0; i < n->cfg.n_members; i++)
+        rc.voters[rc.n_voters++] = n->cfg.members[i].id;
+    rc.election_ticks = n->cfg.election_ticks;
+    rc.heartbeat_ticks = n->cfg.heartbeat_ticks;
+    rc.seed = ((uint64_t)n->cfg.self_id << 32) ^ uv_hrtime();
+    rc.trace = on_core_trace;
+    rc.trace_ctx = n;
+    rc.trace_level = n->log.level;
+    rv = raft_new(&rc, &n->raft);
+    if (rv != 0) {
+        rkv_errmsgf(errmsg, "raft: %s", rkv_strerror(rv));
+        return rv;
+    }
+    /* The WAL may still hold entries the snapshot covers (it drops whole
+     * segments only): skip them. */
+    while (cnt > 0 && es[0].index <= n->snap.index) {
+        es++;
+        cnt--;
+    }
+    if (cnt > 0 && es[0].index != n->snap.index + 1) {
+        rkv_errmsgf(errmsg, "WAL starts at index %" PRIu64
+                 " but the snapshot ends at %" PRIu64 ": entries missing",
+                 es[0].index, n->snap.index);
+        return RKV_ECORRUPT;
+    }
+    rv = raft_load_snapshot(n->raft, &n->snap);
+    if (rv == 0) {
+        if (hs.commit > n->snap.index + cnt)
+            hs.commit = n->snap.index + cnt;
+        rv = raft_load(n->raft, &hs, es, cnt);
+    }
+    if (rv != 0) {
+        rkv_errmsgf(errmsg, "loading the log: %s",
+                 rkv_strerror(rv));
+        return rv;
+    }
+    LOG_INFO(&n->log, "recovered: snapshot %" PRIu64 ", %zu log entries, "
+             "term %" PRIu64 ", applied %" PRIu64, n->snap.index, cnt,
+             hs.term, n->applied);
+    return 0;
+}
+
+static int start_network(struct node *n, char *errmsg)
+{
+    struct peer_addr addrs[RAFT_MAX_NODES];
+    struct peer_config pc;
+    const struct config_member *self = NULL;
+    size_t k = 0;
+    int rv;
+    for (size_t i = 0; i < n->cfg.n_members; i++) {
+        const struct config_member *m = &n->cfg.members[i];
+        if (m->id == n->cfg.self_id) {
+            self = m;
+            continue;
+        }
+        addrs[k++] = (struct peer_addr){m->id, m->host, m->peer_port};
+    }
+    memset(&pc, 0, sizeof pc);
+    pc.id = n->cfg.self_id;
+    pc.cluster_id = n->cfg.cluster_id;
+    pc.listen_host = n->listen_host;
+    pc.listen_port = self->peer_port;
+    pc.peers = addrs;
+    pc.n_peers = k;
+    pc.on_message = on_peer_message;
+    pc.log = on_peer_log;
+    pc.ctx = n;
+    n->peers = malloc(sizeof *n->peers);
+    if (n->peers == NULL)
+        return RKV_ENOMEM;
+    rv = peer_transport_init(n->peers, n->loop, &pc, errmsg);
+    if (rv == 0)
+        rv = peer_transport_start(n->peers, errmsg);
+    if (rv != 0) {
+        if (rv == RKV_EINVAL)
+            rv = RKV_ECONFIG;
+        if (!n->peers->started) {
+            free(n->peers);
+            n->peers = NULL;
+        }
+        return rv;
+    }
+    return http_api_start(n, n->listen_host, self->http_port, errmsg);
+}
+
+int node_start(const struct node_config *cfg, uv_loop_t *loop,
+               struct node **out, char *errmsg)
+{
+    struct wal_replay rp;
+    struct node *n = calloc(1, sizeof *n);
+    int rv;
+    if (n == NULL)
+        return RKV_ENOMEM;
+    memset(&rp, 0, sizeof rp);
+    n->cfg = *cfg;
+    n->loop = loop;
+    n->disk = disk_posix();
+    n->log.level = cfg->log_level;
+    n->log.id = cfg->self_id;
+    n->log.role = "follower";
+    snprintf(n->data_dir, sizeof n->data_dir, "%s", cfg->data_dir);
+    for (size_t i = 0; i < cfg->n_members; i++)
+        if (cfg->members[i].id == cfg->self_id)
+            node_resolve_listen_host(cfg->members[i].host, n->listen_host,
+                                     sizeof n->listen_host);
+    rv = open_storage(n, &rp, errmsg);
+    if (rv == 0)
+        rv = start_core(n, &rp, errmsg);
+    wal_replay_free(&rp);
+    if (rv != 0)
+        goto err;
+    uv_idle_init(loop, &n->idle);
+    n->idle.data = n;
+    uv_timer_init(loop, &n->tick);
+    n->tick.data = n;
+    uv_timer_init(loop, &n->retry_timer);
+    n->retry_timer.data = n;
+    n->handles_open = 3;
+    rv = start_network(n, errmsg);
+    if (rv != 0) {
+        node_stop(n);
+        return rv;
+    }
+    uv_timer_start(&n->tick, on_tick, cfg->tick_ms, cfg->tick_ms);
+    node_observe(n);
+    node_kick(n);
+    *out = n;
+    return 0;
+err:
+    if (n->wal != NULL)
+        wal_free(n->wal);
+    if (n->kv != NULL)
+        kv_close(n->kv);
+    raft_free(n->raft);
+    free(n);
+    return rv;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct node *n = h->data;
+    n->handles_open--;
+    node_maybe_free(n);
+}
+
+/* Free the node once nothing refers to it any more: its own handles are
+ * closed, the transport and HTTP server are gone and no persist work is in
+ * flight (its after-callback would touch the node). */
+void node_maybe_free(struct node *n)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    if (!n->stopping || n->handles_open > 0 || n->persisting ||
+        n->snapshotting ||
+        n->subsystems_open > 0)
+        return;
+    if (wal_sync(n->wal, errmsg) != 0)
+        LOG_WARN(&n->log, "final WAL sync: %s", errmsg);
+    wal_free(n->wal);
+    if (kv_sync(n->kv, errmsg) != 0)
+        LOG_WARN(&n->log, "final state machine sync: %s", errmsg);
+    kv_close(n->kv);
+    raft_free(n->raft);
+    free(n->chunk_buf);
+    LOG_INFO(&n->log, "stopped");
+    free(n);
+}
+
+void node_subsystem_closed(struct node *n)
+{
+    n->subsystems_open--;
+    node_maybe_free(n);
+}
+
+static void on_peers_closed(struct peer_transport *t)
+{
+    struct node *n = t->ctx;
+    free(n->peers);
+    n->peers = NULL;
+    node_subsystem_closed(n);
+}
+
+/* Bind to what the configured host names, numerically: libuv's bind takes
+ * addresses only. A name we cannot read as one means "every interface". */
+void node_resolve_listen_host(const char *host, char *out, size_t cap)
+{
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    else if (uv_ip4_addr(host, 0, &a4) != 0 && uv_ip6_addr(host, 0, &a6) != 0)
+        host = "0.0.0.0";
+    snprintf(out, cap, "%s", host);
+}
+
+void node_stop(struct node *n)
+{
+    if (n->stopping)
+        return;
+    n->stopping = true;
+    fail_list(n, &n->writes, RKV_ESHUTDOWN);
+    fail_list(n, &n->reads_index, RKV_ESHUTDOWN);
+    fail_list(n, &n->reads_apply, RKV_ESHUTDOWN);
+    if (n->peers != NULL) {
+        n->subsystems_open++;
+        peer_transport_close(n->peers, on_peers_closed);
+    }
+    if (n->http != NULL) {
+        n->subsystems_open++;
+        http_api_stop(n);
+    }
+    uv_close((uv_handle_t *)&n->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&n->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&n->retry_timer, on_handle_closed);
+}
