@@ -35,12 +35,15 @@ enum flag {
     FLAG_RESP_PORT,
     FLAG_CLUSTER_ID,
     FLAG_JOIN,
+    FLAG_SNAPSHOT_ENTRIES,
+    FLAG_REQUEST_TIMEOUT,
     FLAG_COUNT,
 };
 
 static const char *const flag_names[FLAG_COUNT] = {
     "--id",        "--config",    "--data-dir",   "--log-level",
     "--http-port", "--resp-port", "--cluster-id", "--join",
+    "--snapshot-entries", "--request-timeout-ms",
 };
 
 /* A run of bytes of a line: one whitespace-separated column. */
@@ -742,6 +745,18 @@ static int apply_settings(const char *values[FLAG_COUNT],
         return errf(errmsg, RKV_ECONFIG,
                     "--cluster-id '%.32s': expected a u64, decimal or 0x hex",
                     v);
+    if ((v = values[FLAG_SNAPSHOT_ENTRIES]) != NULL &&
+        !parse_number(v, strlen(v), 10, UINT64_MAX, &out->snapshot_entries))
+        return errf(errmsg, RKV_ECONFIG,
+                    "--snapshot-entries '%.32s': expected a count (0: never)",
+                    v);
+    if ((v = values[FLAG_REQUEST_TIMEOUT]) != NULL) {
+        uint64_t ms;
+        if (!parse_number(v, strlen(v), 10, 3600000, &ms) || ms < 100)
+            return errf(errmsg, RKV_ECONFIG, "--request-timeout-ms '%.32s': "
+                        "expected 100..3600000", v);
+        out->request_timeout_ms = (unsigned)ms;
+    }
     if ((v = values[FLAG_JOIN]) != NULL)
         return parse_join(v, out, errmsg);
     return 0;
@@ -824,6 +839,11 @@ const char *config_usage(void)
            "  --cluster-id X       override the cluster id (u64, decimal or "
            "0x hex)\n"
            "  --join HOST:PORT     address of a member to join through\n"
+           "  --snapshot-entries N snapshot and compact the log every N "
+           "applied entries\n"
+           "                       (default 10000; 0: never)\n"
+           "  --request-timeout-ms MS  client request deadline (default "
+           "5000)\n"
            "  --help, --version\n"
            "\n"
            "Without --config: NODE_ID=node1 PEER_IDS=node2:3000,node3:3000 "

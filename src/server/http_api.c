@@ -137,6 +137,10 @@ static void answer_status(struct http_slot *s, int status)
                                         "outcome unknown, retry with the "
                                         "same X-Request-Seq");
             break;
+        case RKV_ECANCELED:
+            answer_unavailable(s, "leadership changed: outcome unknown, "
+                                  "retry with the same X-Request-Seq");
+            break;
         case RKV_ESHUTDOWN:
             answer_unavailable(s, "node shutting down");
             break;

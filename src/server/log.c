@@ -24,7 +24,7 @@ void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
 {
     char line[1024];
     char stamp[32] = "";
-    struct timespec ts;
+    struct timespec ts = {0, 0};
     struct tm tm;
     int n;
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
@@ -40,6 +40,18 @@ void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
     /* One write per line so that lines of several nodes sharing a terminal
      * do not interleave. */
     fprintf(stderr, "%s\n", line);
+}
+
+void node_log_line(int level, const char *line)
+{
+    char stamp[32] = "";
+    struct timespec ts = {0, 0};
+    struct tm tm;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
+        gmtime_r(&ts.tv_sec, &tm) != NULL)
+        (void)strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ld %-5s %s\n", stamp, ts.tv_nsec / 1000000,
+            level_name(level), line);
 }
 
 void node_log_write(const struct node_logger *lg, int level, const char *fmt,

@@ -26,6 +26,9 @@ void node_log_write(const struct node_logger *lg, int level, const char *fmt,
                     ...) __attribute__((format(printf, 3, 4)));
 void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
                      va_list ap);
+/* Write `line`, which already names node, term and role (the core's trace
+ * lines do), with the time and level in front. */
+void node_log_line(int level, const char *line);
 /* Parse "debug", "info", "warn", "error"; returns 0 if unknown. */
 int node_log_level_parse(const char *s);
 

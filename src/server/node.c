@@ -601,17 +601,25 @@ void node_kick(struct node *n)
 void node_observe(struct node *n)
 {
     raft_id leader = raft_leader_of(n->raft);
+    raft_id old = n->last_leader;
     n->log.term = raft_term_of(n->raft);
     n->log.role = raft_role_name(raft_role_of(n->raft));
-    if (leader != n->last_leader) {
-        n->metrics.leader_changes++;
-        if (leader != 0)
-            LOG_INFO(&n->log, "leader is now node %" PRIu64, leader);
-        else
-            LOG_INFO(&n->log, "no leader");
-        n->last_leader = leader;
-        /* Reads forwarded to a leader that is gone may never be answered:
-         * they time out; writes are answered when applied or time out. */
+    if (leader == old)
+        return;
+    n->metrics.leader_changes++;
+    n->last_leader = leader; /* first: failing ops below may re-enter */
+    if (leader != 0)
+        LOG_INFO(&n->log, "leader is now node %" PRIu64, leader);
+    else
+        LOG_INFO(&n->log, "no leader");
+    /* What went through the old leader may never be answered: say so now
+     * rather than at the deadline, so clients fail over within an
+     * election. Reads retry safely; a write's outcome is unknown (its entry
+     * may survive in the new leader's log), and a retry with the same
+     * client session is deduplicated. */
+    if (old != 0) {
+        fail_list(n, &n->reads_index, RKV_ENOTLEADER);
+        fail_list(n, &n->writes, RKV_ECANCELED);
     }
 }
 
@@ -650,9 +658,8 @@ static void on_peer_log(void *ctx, int level, const char *fmt, ...)
 static void on_core_trace(void *ctx, int level, const char *line)
 {
     struct node *n = ctx;
-    /* The core's line starts with node/term/role already. */
     if (level >= n->log.level)
-        fprintf(stderr, "%s\n", line);
+        node_log_line(level, line);
 }
 
 /* ---- public views ------------------------------------------------------- */

@@ -41,7 +41,8 @@ struct node_op
 
     /* The outcome, valid inside done(). */
     int status;           /* 0; RKV_ENOLEADER, RKV_ENOTLEADER (retry);
-                             RKV_ETIMEDOUT (outcome unknown); RKV_ENOSPC,
+                             RKV_ETIMEDOUT, RKV_ECANCELED (leader changed)
+                             (outcome unknown); RKV_ENOSPC,
                              RKV_EIO (outcome unknown: the disk failed) */
     struct kv_result res; /* writes: what the state machine said */
     struct kv_buf value;  /* GET: the value; caller frees (kv_buf_free) */
