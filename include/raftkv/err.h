@@ -7,25 +7,25 @@
 
 #define RKV_ERRMSG_LEN 256 /* size of caller-owned error message buffers */
 
-#define RKV_ERRNO_MAP(X)                                                   \
-    X(ENOMEM, -1, "out of memory")                                         \
-    X(EINVAL, -2, "invalid argument")                                      \
-    X(ENOTLEADER, -3, "not the leader")                                    \
-    X(ENOLEADER, -4, "no known leader")                                    \
-    X(EIO, -5, "I/O error")                                                \
-    X(ENOSPC, -6, "no space left on device")                               \
-    X(ECORRUPT, -7, "corrupt data")                                        \
-    X(EPROTO, -8, "protocol error")                                        \
-    X(EAGAIN, -9, "incomplete input")                                      \
-    X(ETOOBIG, -10, "too large")                                           \
-    X(ENOTFOUND, -11, "not found")                                         \
-    X(EBUSY, -12, "busy")                                                  \
-    X(ECANCELED, -13, "canceled")                                          \
-    X(ETIMEDOUT, -14, "timed out")                                         \
-    X(ECOMPACTED, -15, "entry compacted away")                             \
-    X(EUNAVAIL, -16, "entry not available")                                \
-    X(ESHUTDOWN, -17, "shutting down")                                     \
-    X(ECONFIG, -18, "bad configuration")                                   \
+#define RKV_ERRNO_MAP(X)                       \
+    X(ENOMEM, -1, "out of memory")             \
+    X(EINVAL, -2, "invalid argument")          \
+    X(ENOTLEADER, -3, "not the leader")        \
+    X(ENOLEADER, -4, "no known leader")        \
+    X(EIO, -5, "I/O error")                    \
+    X(ENOSPC, -6, "no space left on device")   \
+    X(ECORRUPT, -7, "corrupt data")            \
+    X(EPROTO, -8, "protocol error")            \
+    X(EAGAIN, -9, "incomplete input")          \
+    X(ETOOBIG, -10, "too large")               \
+    X(ENOTFOUND, -11, "not found")             \
+    X(EBUSY, -12, "busy")                      \
+    X(ECANCELED, -13, "canceled")              \
+    X(ETIMEDOUT, -14, "timed out")             \
+    X(ECOMPACTED, -15, "entry compacted away") \
+    X(EUNAVAIL, -16, "entry not available")    \
+    X(ESHUTDOWN, -17, "shutting down")         \
+    X(ECONFIG, -18, "bad configuration")       \
     X(EINTERNAL, -19, "internal error")
 
 enum rkv_err {

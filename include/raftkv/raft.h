@@ -21,17 +21,17 @@ typedef uint64_t raft_term;  /* election term, 0 before the first */
 typedef uint64_t raft_index; /* log position, first entry is 1 */
 typedef uint64_t raft_id;    /* node id, 0 means "none" */
 
-#define RAFT_MAX_NODES 16             /* voters + learners in one cluster */
-#define RAFT_ENTRY_MAX (64u << 20)    /* largest entry payload, bytes */
+#define RAFT_MAX_NODES 16          /* voters + learners in one cluster */
+#define RAFT_ENTRY_MAX (64u << 20) /* largest entry payload, bytes */
 
 /* Allocation hook: every allocation of the core goes through it. A NULL
  * `alloc` in raft_config means the C library's malloc/realloc/free. */
 struct rkv_alloc
 {
-    void *ctx;                                       /* passed to every call */
-    void *(*malloc)(void *ctx, size_t size);         /* NULL on failure */
+    void *ctx;                               /* passed to every call */
+    void *(*malloc)(void *ctx, size_t size); /* NULL on failure */
     void *(*realloc)(void *ctx, void *p, size_t size); /* NULL, p intact */
-    void (*free)(void *ctx, void *p);                /* p may be NULL */
+    void (*free)(void *ctx, void *p);                  /* p may be NULL */
 };
 
 enum raft_role {
@@ -67,14 +67,14 @@ enum raft_msg_type {
     RAFT_MSG_VOTE_RESP = 4,
     RAFT_MSG_PREVOTE = 5, /* PreVote: "would you vote for me in term+1?" */
     RAFT_MSG_PREVOTE_RESP = 6,
-    RAFT_MSG_HEARTBEAT = 7,      /* empty AppendEntries: commit + read context */
+    RAFT_MSG_HEARTBEAT = 7, /* empty AppendEntries: commit + read context */
     RAFT_MSG_HEARTBEAT_RESP = 8, /* echoes the read context */
-    RAFT_MSG_PROPOSE = 9,        /* follower forwards client entries to leader */
-    RAFT_MSG_READ_INDEX = 10,    /* follower asks leader for a read index */
+    RAFT_MSG_PROPOSE = 9,     /* follower forwards client entries to leader */
+    RAFT_MSG_READ_INDEX = 10, /* follower asks leader for a read index */
     RAFT_MSG_READ_INDEX_RESP = 11,
-    RAFT_MSG_SNAPSHOT = 12,      /* InstallSnapshot chunk (§7) */
+    RAFT_MSG_SNAPSHOT = 12, /* InstallSnapshot chunk (§7) */
     RAFT_MSG_SNAPSHOT_RESP = 13,
-    RAFT_MSG_TIMEOUT_NOW = 14,   /* leadership transfer: campaign at once */
+    RAFT_MSG_TIMEOUT_NOW = 14, /* leadership transfer: campaign at once */
 };
 #define RAFT_MSG_TYPE_MAX 14
 
@@ -138,9 +138,9 @@ struct raft_snapshot_meta
 /* Outcome of one raft_read_index() call. */
 struct raft_read_state
 {
-    uint64_t context;  /* the caller's context, as given */
-    raft_index index;  /* serve the read once applied >= index */
-    int status;        /* 0, or RKV_ENOTLEADER / RKV_ENOLEADER: retry */
+    uint64_t context; /* the caller's context, as given */
+    raft_index index; /* serve the read once applied >= index */
+    int status;       /* 0, or RKV_ENOTLEADER / RKV_ENOLEADER: retry */
 };
 
 typedef void (*raft_trace_fn)(void *ctx, int level, const char *line);
@@ -150,21 +150,21 @@ typedef void (*raft_trace_fn)(void *ctx, int level, const char *line);
 
 struct raft_config
 {
-    raft_id id;              /* this node, one of voters[] */
+    raft_id id;                     /* this node, one of voters[] */
     raft_id voters[RAFT_MAX_NODES]; /* voting members, in any order */
     size_t n_voters;
-    unsigned election_ticks; /* base election timeout: the randomized
-                                timeout is drawn from [e, 2e) */
-    unsigned heartbeat_ticks; /* leader heartbeat interval, < election */
-    uint64_t seed;           /* seeds the core's PRNG */
-    bool pre_vote;           /* run a PreVote round before campaigning */
-    bool check_quorum;       /* leader steps down without a quorum */
-    size_t max_msg_bytes;    /* payload bound of one APPEND, bytes */
-    unsigned max_inflight;   /* APPENDs in flight per follower */
+    unsigned election_ticks;       /* base election timeout: the randomized
+                                      timeout is drawn from [e, 2e) */
+    unsigned heartbeat_ticks;      /* leader heartbeat interval, < election */
+    uint64_t seed;                 /* seeds the core's PRNG */
+    bool pre_vote;                 /* run a PreVote round before campaigning */
+    bool check_quorum;             /* leader steps down without a quorum */
+    size_t max_msg_bytes;          /* payload bound of one APPEND, bytes */
+    unsigned max_inflight;         /* APPENDs in flight per follower */
     const struct rkv_alloc *alloc; /* NULL: libc */
-    raft_trace_fn trace;     /* NULL: silent */
+    raft_trace_fn trace;           /* NULL: silent */
     void *trace_ctx;
-    int trace_level;         /* lowest level passed to `trace` */
+    int trace_level; /* lowest level passed to `trace` */
 };
 
 /* Fill `cfg` with defaults: a tick is meant as 10 ms, so election timeouts
@@ -193,17 +193,17 @@ void raft_config_default(struct raft_config *cfg);
  *      after snapshot.index.
  * And on a leader, step 2 has one more duty: a message of type
  * RAFT_MSG_SNAPSHOT comes without data; the host attaches a chunk of its
- * choice of size (1 MiB, say) of its current snapshot file from `offset`, and sets
- * `done` on the last chunk. If its current snapshot is not the one named
+ * choice of size (1 MiB, say) of its current snapshot file from `offset`, and
+ * sets `done` on the last chunk. If its current snapshot is not the one named
  * by (index, log_term), it drops the message: the core retries.
  * Between raft_ready() and raft_advance() the host may go on calling
  * raft_tick/step/propose/read_index (for example while a fsync runs off
  * the event loop); what they produce waits for the next raft_ready(). */
 struct raft_ready
 {
-    bool hs_changed;               /* hs differs from the last one handed */
-    bool must_sync;                /* step 1 needs a fsync */
-    struct raft_hard_state hs;     /* current hard state */
+    bool hs_changed;                  /* hs differs from the last one handed */
+    bool must_sync;                   /* step 1 needs a fsync */
+    struct raft_hard_state hs;        /* current hard state */
     const struct raft_entry *entries; /* to append to stable storage */
     size_t n_entries;
     const struct raft_msg *msgs; /* to send after step 1 */
@@ -212,12 +212,12 @@ struct raft_ready
     size_t n_committed;
     const struct raft_read_state *reads; /* ReadIndex outcomes */
     size_t n_reads;
-    bool has_chunk;                 /* a snapshot chunk to store (a.) */
+    bool has_chunk;                       /* a snapshot chunk to store (a.) */
     struct raft_snapshot_meta chunk_meta; /* snapshot the chunk belongs to */
-    uint64_t chunk_offset;          /* where the chunk goes, bytes */
-    const uint8_t *chunk;           /* its bytes */
+    uint64_t chunk_offset;                /* where the chunk goes, bytes */
+    const uint8_t *chunk;                 /* its bytes */
     size_t chunk_len;
-    bool install;                   /* install the snapshot (b.) */
+    bool install;                       /* install the snapshot (b.) */
     struct raft_snapshot_meta snapshot; /* the snapshot to install */
 };
 
@@ -230,11 +230,11 @@ enum raft_progress_state {
 
 struct raft_progress_info
 {
-    raft_id id;          /* the peer */
-    raft_index match;    /* highest index known replicated there */
-    raft_index next;     /* next index to send */
-    uint8_t state;       /* enum raft_progress_state */
-    bool recent_active;  /* heard from within the election timeout */
+    raft_id id;         /* the peer */
+    raft_index match;   /* highest index known replicated there */
+    raft_index next;    /* next index to send */
+    uint8_t state;      /* enum raft_progress_state */
+    bool recent_active; /* heard from within the election timeout */
 };
 
 struct raft; /* opaque; one per node */

@@ -11,8 +11,10 @@ void raft__assert_fail(const struct raft *r,
                        const char *expr)
 {
     if (r != NULL)
-        fprintf(stderr, "%s:%d: assertion failed: %s (node=%llu term=%llu "
-                "role=%s)\n", file, line, expr, (unsigned long long)r->cfg.id,
+        fprintf(stderr,
+                "%s:%d: assertion failed: %s (node=%llu term=%llu "
+                "role=%s)\n",
+                file, line, expr, (unsigned long long)r->cfg.id,
                 (unsigned long long)r->term, raft_role_name(r->role));
     else
         fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, expr);

@@ -12,10 +12,10 @@ _Noreturn void raft__assert_fail(const struct raft *r,
                                  const char *expr);
 
 /* ASSERT needs a `r` in scope (a `struct raft *`, possibly NULL). */
-#define ASSERT(x)                                                  \
-    do {                                                           \
-        if (!(x))                                                  \
-            raft__assert_fail(r, __FILE__, __LINE__, #x);          \
+#define ASSERT(x)                                         \
+    do {                                                  \
+        if (!(x))                                         \
+            raft__assert_fail(r, __FILE__, __LINE__, #x); \
     } while (0)
 
 #ifdef RKV_DEBUG

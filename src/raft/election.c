@@ -113,8 +113,7 @@ int raft__campaign(struct raft *r, bool pre)
         term = r->term;
     }
     raft__tracef(r, RAFT_TRACE_INFO, "%s for term %llu",
-                 pre ? "pre-campaign" : "campaign",
-                 (unsigned long long)term);
+                 pre ? "pre-campaign" : "campaign", (unsigned long long)term);
     record_vote(r, r->cfg.id, true);
     outcome = tally(r);
     if (outcome > 0)
@@ -147,7 +146,8 @@ void raft__tick_election(struct raft *r)
 
 /* §5.4.1: "the voter denies its vote if its own log is more up-to-date than
  * that of the candidate": compare last terms, then last indexes. */
-static bool log_up_to_date(const struct raft *r, raft_term term,
+static bool log_up_to_date(const struct raft *r,
+                           raft_term term,
                            raft_index index)
 {
     raft_term last_term = raft__log_last_term(&r->log);

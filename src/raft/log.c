@@ -7,9 +7,9 @@
 
 struct raft__buf
 {
-    uint32_t refs;   /* holders: the log, Readies, queued messages */
-    uint32_t len;    /* payload bytes */
-    uint8_t data[];  /* the payload; raft_entry.data points here */
+    uint32_t refs;  /* holders: the log, Readies, queued messages */
+    uint32_t len;   /* payload bytes */
+    uint8_t data[]; /* the payload; raft_entry.data points here */
 };
 
 static struct raft__buf *buf_of(const struct raft_entry *e)
@@ -150,7 +150,9 @@ void raft__log_truncate(struct raft *r, struct raft__log *l, raft_index from)
     ASSERT(raft__log_last_index(l) == from - 1 || from > l->offset + l->n);
 }
 
-void raft__log_compact(struct raft *r, struct raft__log *l, raft_index index,
+void raft__log_compact(struct raft *r,
+                       struct raft__log *l,
+                       raft_index index,
                        raft_term term)
 {
     size_t drop;

@@ -46,7 +46,9 @@ void raft__log_truncate(struct raft *r, struct raft__log *l, raft_index from);
 /* Forget entries up to `index` (offset < index <= last), keeping the term
  * at `index` as offset_term; or, with index > last, reset the log to empty
  * after (index, term). */
-void raft__log_compact(struct raft *r, struct raft__log *l, raft_index index,
+void raft__log_compact(struct raft *r,
+                       struct raft__log *l,
+                       raft_index index,
                        raft_term term);
 
 /* The largest index <= `index` whose term is <= `term` (at least offset):

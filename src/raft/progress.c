@@ -99,7 +99,8 @@ bool raft__progress_is_paused(const struct raft *r,
 }
 
 /* An APPEND ending at `last` went out. */
-void raft__progress_sent(const struct raft *r, struct raft__progress *pr,
+void raft__progress_sent(const struct raft *r,
+                         struct raft__progress *pr,
                          raft_index last)
 {
     if (pr->state == RAFT_PROGRESS_PROBE) {
@@ -131,8 +132,7 @@ void raft__inflight_free_to(const struct raft *r,
 
 /* A heartbeat answer proves the follower alive: let one more APPEND go so a
  * full window whose answers were lost cannot stall replication forever. */
-void raft__inflight_free_first(const struct raft *r,
-                               struct raft__progress *pr)
+void raft__inflight_free_first(const struct raft *r, struct raft__progress *pr)
 {
     if (pr->in_count > 0) {
         pr->in_start = (pr->in_start + 1) % r->cfg.max_inflight;

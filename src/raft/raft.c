@@ -73,8 +73,8 @@ static int check_config(const struct raft_config *cfg)
     if (cfg->id == 0 || cfg->n_voters == 0 || cfg->n_voters > RAFT_MAX_NODES)
         return RKV_EINVAL;
     if (cfg->election_ticks < 2 || cfg->heartbeat_ticks == 0 ||
-        cfg->heartbeat_ticks >= cfg->election_ticks ||
-        cfg->max_inflight == 0 || cfg->max_msg_bytes == 0)
+        cfg->heartbeat_ticks >= cfg->election_ticks || cfg->max_inflight == 0 ||
+        cfg->max_msg_bytes == 0)
         return RKV_EINVAL;
     for (size_t i = 0; i < cfg->n_voters; i++) {
         if (cfg->voters[i] == 0)
@@ -196,8 +196,8 @@ int raft_load(struct raft *r,
             (i > 0 && entries[i].term < entries[i - 1].term) ||
             entries[i].term > hs->term)
             return RKV_EINVAL;
-    if (hs->commit > r->log.offset + n || (hs->vote != 0 && raft__progress_of(r, hs->vote) ==
-                                                NULL))
+    if (hs->commit > r->log.offset + n ||
+        (hs->vote != 0 && raft__progress_of(r, hs->vote) == NULL))
         return RKV_EINVAL;
     for (size_t i = 0; i < n; i++) {
         int rv = raft__log_append_copy(r, &r->log, &entries[i]);
@@ -255,14 +255,15 @@ int raft__send(struct raft *r, struct raft_msg *m)
     return 0;
 }
 
-int raft__push_read_state(struct raft *r, uint64_t ctx, raft_index index,
+int raft__push_read_state(struct raft *r,
+                          uint64_t ctx,
+                          raft_index index,
                           int status)
 {
     struct raft__outbox *o = &r->out;
     if (o->n_reads == o->cap_reads) {
         size_t cap = o->cap_reads == 0 ? 16 : o->cap_reads * 2;
-        struct raft_read_state *p = raft__realloc(r, o->reads,
-                                                  cap * sizeof *p);
+        struct raft_read_state *p = raft__realloc(r, o->reads, cap * sizeof *p);
         if (p == NULL)
             return RKV_ENOMEM;
         o->reads = p;
@@ -339,12 +340,16 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
      * campaigning on its own). */
     if ((r->cfg.check_quorum || r->cfg.pre_vote) &&
         (t == RAFT_MSG_APPEND || t == RAFT_MSG_HEARTBEAT)) {
-        struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP, .to = m->from,
-                                .reject = false, .index = 0};
+        struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP,
+                                .to = m->from,
+                                .reject = false,
+                                .index = 0};
         (void)raft__send(r, &resp); /* best effort */
     } else if (t == RAFT_MSG_PREVOTE) {
-        struct raft_msg resp = {.type = RAFT_MSG_PREVOTE_RESP, .to = m->from,
-                                .term = r->term, .reject = true};
+        struct raft_msg resp = {.type = RAFT_MSG_PREVOTE_RESP,
+                                .to = m->from,
+                                .term = r->term,
+                                .reject = true};
         (void)raft__send(r, &resp); /* best effort */
     }
     return false;
@@ -418,7 +423,8 @@ static int step_candidate(struct raft *r, const struct raft_msg *m)
             return raft__handle_vote_response(r, m);
         case RAFT_MSG_READ_INDEX: {
             struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP,
-                                    .to = m->from, .context = m->context,
+                                    .to = m->from,
+                                    .context = m->context,
                                     .reject = true};
             return raft__send(r, &resp);
         }
@@ -472,7 +478,8 @@ static int step_follower(struct raft *r, const struct raft_msg *m)
             return forward_proposal(r, m->entries, m->n_entries);
         case RAFT_MSG_READ_INDEX: {
             struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP,
-                                    .to = m->from, .context = m->context,
+                                    .to = m->from,
+                                    .context = m->context,
                                     .reject = true};
             return raft__send(r, &resp);
         }
@@ -488,15 +495,15 @@ int raft_step(struct raft *r, const struct raft_msg *m)
     int rv = validate(r, m);
     if (rv != 0) {
         raft__tracef(r, RAFT_TRACE_WARN, "dropped malformed %s from %llu",
-                     raft_msg_type_name(m->type),
-                     (unsigned long long)m->from);
+                     raft_msg_type_name(m->type), (unsigned long long)m->from);
         return rv;
     }
-    raft__tracef(r, RAFT_TRACE_DEBUG, "recv %s from=%llu term=%llu index=%llu"
-                 " n=%zu%s", raft_msg_type_name(m->type),
-                 (unsigned long long)m->from, (unsigned long long)m->term,
-                 (unsigned long long)m->index, m->n_entries,
-                 m->reject ? " reject" : "");
+    raft__tracef(r, RAFT_TRACE_DEBUG,
+                 "recv %s from=%llu term=%llu index=%llu"
+                 " n=%zu%s",
+                 raft_msg_type_name(m->type), (unsigned long long)m->from,
+                 (unsigned long long)m->term, (unsigned long long)m->index,
+                 m->n_entries, m->reject ? " reject" : "");
     if (!check_term(r, m))
         return 0;
     if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)
@@ -523,8 +530,8 @@ int raft_propose(struct raft *r,
         return RKV_ETOOBIG;
     if (r->role == RAFT_LEADER) {
         raft_index idx;
-        int rv = raft__append_local(r, RAFT_ENTRY_NORMAL, data,
-                                    (uint32_t)len, &idx);
+        int rv =
+            raft__append_local(r, RAFT_ENTRY_NORMAL, data, (uint32_t)len, &idx);
         if (rv != 0)
             return rv;
         if (index != NULL)
@@ -536,8 +543,10 @@ int raft_propose(struct raft *r,
     if (r->leader == 0 || r->role != RAFT_FOLLOWER)
         return RKV_ENOLEADER;
     {
-        struct raft_entry e = {.index = 1, .type = RAFT_ENTRY_NORMAL,
-                               .len = (uint32_t)len, .data = data};
+        struct raft_entry e = {.index = 1,
+                               .type = RAFT_ENTRY_NORMAL,
+                               .len = (uint32_t)len,
+                               .data = data};
         int rv = forward_proposal(r, &e, 1);
         if (rv != 0)
             return rv;
@@ -556,8 +565,8 @@ int raft_read_index(struct raft *r, uint64_t context)
     if (r->leader == 0 || r->role != RAFT_FOLLOWER)
         return RKV_ENOLEADER;
     {
-        struct raft_msg m = {.type = RAFT_MSG_READ_INDEX, .to = r->leader,
-                             .context = context};
+        struct raft_msg m = {
+            .type = RAFT_MSG_READ_INDEX, .to = r->leader, .context = context};
         return raft__send(r, &m);
     }
 }

@@ -10,21 +10,21 @@
 /* The leader's view of one member (itself included, §5.3). */
 struct raft__progress
 {
-    raft_id id;           /* the member */
-    raft_index match;     /* highest index known stored there */
-    raft_index next;      /* next index to send */
-    uint8_t state;        /* enum raft_progress_state */
-    bool paused;          /* PROBE: an APPEND is out, wait for its answer */
-    bool recent_active;   /* heard from within the current election timeout */
-    bool vote_responded;  /* campaign: answered our (pre)vote request */
-    bool vote_granted;    /* campaign: granted it */
-    uint64_t read_ack;    /* highest ReadIndex round it acknowledged */
+    raft_id id;             /* the member */
+    raft_index match;       /* highest index known stored there */
+    raft_index next;        /* next index to send */
+    uint8_t state;          /* enum raft_progress_state */
+    bool paused;            /* PROBE: an APPEND is out, wait for its answer */
+    bool recent_active;     /* heard from within the current election timeout */
+    bool vote_responded;    /* campaign: answered our (pre)vote request */
+    bool vote_granted;      /* campaign: granted it */
+    uint64_t read_ack;      /* highest ReadIndex round it acknowledged */
     raft_index sent_commit; /* highest commit index it was told of */
-    raft_index snap_index; /* SNAPSHOT: index of the snapshot being sent */
-    uint64_t snap_offset;  /* SNAPSHOT: next byte to send */
-    raft_index *inflight; /* ring of last indexes of APPENDs in flight */
-    unsigned in_start;    /* ring: oldest slot */
-    unsigned in_count;    /* ring: slots used, <= cfg.max_inflight */
+    raft_index snap_index;  /* SNAPSHOT: index of the snapshot being sent */
+    uint64_t snap_offset;   /* SNAPSHOT: next byte to send */
+    raft_index *inflight;   /* ring of last indexes of APPENDs in flight */
+    unsigned in_start;      /* ring: oldest slot */
+    unsigned in_count;      /* ring: slots used, <= cfg.max_inflight */
 };
 
 /* A ReadIndex request waiting for its heartbeat round (§8). */
@@ -43,7 +43,7 @@ struct raft__outbox
     uint64_t chunk_offset;                /* its place, bytes */
     uint8_t *chunk;                       /* its bytes, owned */
     size_t chunk_len;
-    bool install;                         /* snapshot to install */
+    bool install; /* snapshot to install */
     struct raft_snapshot_meta install_meta;
     struct raft_msg *msgs; /* messages to send, entries referenced */
     size_t n_msgs, cap_msgs;
@@ -53,23 +53,23 @@ struct raft__outbox
 
 struct raft
 {
-    struct raft_config cfg;  /* copied from raft_new() */
-    struct rkv_alloc alloc;  /* cfg.alloc or the libc one */
-    uint64_t rng;            /* PRNG state (rng.c) */
+    struct raft_config cfg; /* copied from raft_new() */
+    struct rkv_alloc alloc; /* cfg.alloc or the libc one */
+    uint64_t rng;           /* PRNG state (rng.c) */
 
     /* Persistent state on all servers (Figure 2). */
-    raft_term term;          /* currentTerm */
-    raft_id vote;            /* votedFor in `term`, 0 if none */
-    struct raft__log log;    /* log[] */
+    raft_term term;       /* currentTerm */
+    raft_id vote;         /* votedFor in `term`, 0 if none */
+    struct raft__log log; /* log[] */
 
     /* Volatile state. */
-    enum raft_role role;     /* current role */
-    raft_id leader;          /* leader of `term` if known, else 0 */
-    raft_index commit;       /* commitIndex */
-    raft_index applied;      /* lastApplied: handed out and advanced */
-    raft_index applying;     /* handed out in the Ready being processed */
-    raft_index persisted;    /* highest index durable and matching our log */
-    raft_index unstable;     /* first index not yet handed out to persist */
+    enum raft_role role;  /* current role */
+    raft_id leader;       /* leader of `term` if known, else 0 */
+    raft_index commit;    /* commitIndex */
+    raft_index applied;   /* lastApplied: handed out and advanced */
+    raft_index applying;  /* handed out in the Ready being processed */
+    raft_index persisted; /* highest index durable and matching our log */
+    raft_index unstable;  /* first index not yet handed out to persist */
     struct raft_hard_state hs_handed; /* hard state of the last Ready */
 
     unsigned election_elapsed;   /* ticks since the last reset */
@@ -82,23 +82,23 @@ struct raft
     /* ReadIndex (readindex.c). */
     struct raft__read *reads; /* pending, in arrival order */
     size_t n_reads, cap_reads;
-    uint64_t read_round;     /* last heartbeat round started */
-    bool read_round_wanted;  /* a pending read needs a new round */
+    uint64_t read_round;    /* last heartbeat round started */
+    bool read_round_wanted; /* a pending read needs a new round */
 
-    bool bcast_wanted;       /* leader: new entries or commit to send out */
+    bool bcast_wanted; /* leader: new entries or commit to send out */
 
     /* Snapshots (snapshot.c). */
     struct raft_snapshot_meta snap; /* latest: log.offset == snap.index */
     struct raft_snapshot_meta recv; /* follower: snapshot being received */
-    uint64_t recv_offset;    /* follower: bytes of `recv` stored so far */
+    uint64_t recv_offset; /* follower: bytes of `recv` stored so far */
 
-    struct raft__outbox out; /* accumulating for the next Ready */
-    struct raft__outbox lent; /* handed out in the current Ready */
+    struct raft__outbox out;         /* accumulating for the next Ready */
+    struct raft__outbox lent;        /* handed out in the current Ready */
     struct raft_entry *lent_entries; /* Ready.entries (referenced) */
     size_t n_lent_entries;
     struct raft_entry *lent_committed; /* Ready.committed (referenced) */
     size_t n_lent_committed;
-    bool ready_out;          /* a Ready is awaiting raft_advance() */
+    bool ready_out; /* a Ready is awaiting raft_advance() */
 };
 
 /* Memory (raft.c). */
@@ -112,7 +112,9 @@ void raft__tracef(const struct raft *r, int level, const char *fmt, ...)
 
 /* Outbox (raft.c). `m->entries` are referenced, not copied. */
 int raft__send(struct raft *r, struct raft_msg *m);
-int raft__push_read_state(struct raft *r, uint64_t ctx, raft_index index,
+int raft__push_read_state(struct raft *r,
+                          uint64_t ctx,
+                          raft_index index,
                           int status);
 
 /* Release what the current Ready lent to the host (raft.c). */
@@ -136,12 +138,16 @@ int raft__handle_vote_response(struct raft *r, const struct raft_msg *m);
 void raft__reset_election_timer(struct raft *r);
 
 /* Replication (replication.c). */
-int raft__send_append(struct raft *r, struct raft__progress *pr,
+int raft__send_append(struct raft *r,
+                      struct raft__progress *pr,
                       bool send_if_empty);
 int raft__bcast_append(struct raft *r);
 int raft__bcast_heartbeat(struct raft *r);
-int raft__append_local(struct raft *r, uint8_t type, const uint8_t *data,
-                       uint32_t len, raft_index *index);
+int raft__append_local(struct raft *r,
+                       uint8_t type,
+                       const uint8_t *data,
+                       uint32_t len,
+                       raft_index *index);
 int raft__handle_append(struct raft *r, const struct raft_msg *m);
 int raft__handle_append_response(struct raft *r, const struct raft_msg *m);
 int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m);
@@ -155,15 +161,17 @@ void raft__progress_become_probe(struct raft__progress *pr);
 void raft__progress_become_replicate(struct raft__progress *pr);
 bool raft__progress_maybe_update(struct raft__progress *pr, raft_index n);
 bool raft__progress_maybe_decr(struct raft__progress *pr,
-                               raft_index rejected, raft_index match_hint);
+                               raft_index rejected,
+                               raft_index match_hint);
 bool raft__progress_is_paused(const struct raft *r,
                               const struct raft__progress *pr);
-void raft__progress_sent(const struct raft *r, struct raft__progress *pr,
+void raft__progress_sent(const struct raft *r,
+                         struct raft__progress *pr,
                          raft_index last);
-void raft__inflight_free_to(const struct raft *r, struct raft__progress *pr,
+void raft__inflight_free_to(const struct raft *r,
+                            struct raft__progress *pr,
                             raft_index index);
-void raft__inflight_free_first(const struct raft *r,
-                               struct raft__progress *pr);
+void raft__inflight_free_first(const struct raft *r, struct raft__progress *pr);
 
 /* The commit rule (commit.c). */
 bool raft__maybe_commit(struct raft *r);
@@ -181,7 +189,6 @@ int raft__read_request(struct raft *r, uint64_t ctx, raft_id from);
 int raft__read_acked(struct raft *r);
 int raft__read_round_start(struct raft *r);
 int raft__reads_fail_all(struct raft *r, int status);
-int raft__handle_read_index_response(struct raft *r,
-                                     const struct raft_msg *m);
+int raft__handle_read_index_response(struct raft *r, const struct raft_msg *m);
 
 #endif /* RAFT_INT_H */

@@ -5,13 +5,17 @@
  * arrive between two Readies share one round. */
 #include "raft_int.h"
 
-static int answer(struct raft *r, const struct raft__read *rd,
-                  raft_index index, int status)
+static int answer(struct raft *r,
+                  const struct raft__read *rd,
+                  raft_index index,
+                  int status)
 {
     if (rd->from == r->cfg.id)
         return raft__push_read_state(r, rd->context, index, status);
-    struct raft_msg m = {.type = RAFT_MSG_READ_INDEX_RESP, .to = rd->from,
-                         .index = index, .context = rd->context,
+    struct raft_msg m = {.type = RAFT_MSG_READ_INDEX_RESP,
+                         .to = rd->from,
+                         .index = index,
+                         .context = rd->context,
                          .reject = status != 0};
     return raft__send(r, &m);
 }

@@ -50,12 +50,15 @@ bool raft_has_ready(const struct raft *r)
            r->out.n_reads > 0 || r->out.has_chunk || r->out.install ||
            r->unstable <= raft__log_last_index(&r->log) ||
            applicable_to(r) > r->applied ||
-           (r->role == RAFT_LEADER && (r->bcast_wanted ||
-                                       r->read_round_wanted));
+           (r->role == RAFT_LEADER &&
+            (r->bcast_wanted || r->read_round_wanted));
 }
 
-static int lend_entries(struct raft *r, raft_index from, raft_index to,
-                        struct raft_entry **out, size_t *n)
+static int lend_entries(struct raft *r,
+                        raft_index from,
+                        raft_index to,
+                        struct raft_entry **out,
+                        size_t *n)
 {
     size_t count = (size_t)(to - from + 1);
     struct raft_entry *es;
@@ -96,7 +99,8 @@ bool raft_ready(struct raft *r, struct raft_ready *rd)
     apply_to = applicable_to(r);
     ASSERT(r->applied >= r->log.offset);
     if (lend_entries(r, r->applied + 1, apply_to, &r->lent_committed,
-                     &r->n_lent_committed) == 0 && r->n_lent_committed > 0)
+                     &r->n_lent_committed) == 0 &&
+        r->n_lent_committed > 0)
         r->applying = apply_to;
     swap = r->lent;
     r->lent = r->out;
@@ -238,10 +242,21 @@ const char *raft_role_name(enum raft_role role)
 const char *raft_msg_type_name(int type)
 {
     static const char *const names[] = {
-        "?",           "append",     "append-resp",    "vote",
-        "vote-resp",   "prevote",    "prevote-resp",   "heartbeat",
-        "heartbeat-resp", "propose", "read-index",     "read-index-resp",
-        "snapshot",    "snapshot-resp", "timeout-now",
+        "?",
+        "append",
+        "append-resp",
+        "vote",
+        "vote-resp",
+        "prevote",
+        "prevote-resp",
+        "heartbeat",
+        "heartbeat-resp",
+        "propose",
+        "read-index",
+        "read-index-resp",
+        "snapshot",
+        "snapshot-resp",
+        "timeout-now",
     };
     _Static_assert(sizeof names / sizeof names[0] == RAFT_MSG_TYPE_MAX + 1,
                    "one name per message type");

@@ -7,7 +7,8 @@
  * least one). Sends nothing if its flow is paused, or if there is nothing
  * to send unless `send_if_empty` (an empty APPEND carries the commit index
  * and probes the follower's log end). */
-int raft__send_append(struct raft *r, struct raft__progress *pr,
+int raft__send_append(struct raft *r,
+                      struct raft__progress *pr,
                       bool send_if_empty)
 {
     raft_index last = raft__log_last_index(&r->log);
@@ -99,8 +100,11 @@ int raft__bcast_heartbeat(struct raft *r)
     return 0;
 }
 
-int raft__append_local(struct raft *r, uint8_t type, const uint8_t *data,
-                       uint32_t len, raft_index *index)
+int raft__append_local(struct raft *r,
+                       uint8_t type,
+                       const uint8_t *data,
+                       uint32_t len,
+                       raft_index *index)
 {
     struct raft_entry e = {
         .term = r->term,
@@ -257,8 +261,8 @@ int raft__handle_append_response(struct raft *r, const struct raft_msg *m)
 
 int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m)
 {
-    struct raft_msg resp = {.type = RAFT_MSG_HEARTBEAT_RESP, .to = m->from,
-                            .context = m->context};
+    struct raft_msg resp = {
+        .type = RAFT_MSG_HEARTBEAT_RESP, .to = m->from, .context = m->context};
     raft_index last = raft__log_last_index(&r->log);
     ASSERT(r->role == RAFT_FOLLOWER);
     raft__commit_to(r, m->commit < last ? m->commit : last);
@@ -271,8 +275,7 @@ int raft__handle_heartbeat_response(struct raft *r, const struct raft_msg *m)
     ASSERT(pr != NULL);
     pr->recent_active = true;
     pr->paused = false;
-    if (pr->state == RAFT_PROGRESS_REPLICATE &&
-        raft__progress_is_paused(r, pr))
+    if (pr->state == RAFT_PROGRESS_REPLICATE && raft__progress_is_paused(r, pr))
         raft__inflight_free_first(r, pr);
     if (m->context > pr->read_ack)
         pr->read_ack = m->context;

@@ -49,7 +49,8 @@ int raft__send_snapshot(struct raft *r, struct raft__progress *pr)
     struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .to = pr->id};
     ASSERT(r->role == RAFT_LEADER);
     ASSERT(r->snap.index > 0);
-    if (pr->state != RAFT_PROGRESS_SNAPSHOT || pr->snap_index != r->snap.index) {
+    if (pr->state != RAFT_PROGRESS_SNAPSHOT ||
+        pr->snap_index != r->snap.index) {
         raft__tracef(r, RAFT_TRACE_INFO, "sending snapshot %llu to %llu",
                      (unsigned long long)r->snap.index,
                      (unsigned long long)pr->id);
@@ -90,14 +91,14 @@ static void install(struct raft *r, const struct raft_snapshot_meta *meta)
 
 int raft__handle_snapshot(struct raft *r, const struct raft_msg *m)
 {
-    struct raft_msg resp = {.type = RAFT_MSG_SNAPSHOT_RESP, .to = m->from,
-                            .index = m->index};
+    struct raft_msg resp = {
+        .type = RAFT_MSG_SNAPSHOT_RESP, .to = m->from, .index = m->index};
     struct raft_snapshot_meta meta = {m->index, m->log_term};
     ASSERT(r->role == RAFT_FOLLOWER);
     if (m->index <= r->commit) {
         /* We already have it all: tell the leader where we really are. */
-        struct raft_msg ack = {.type = RAFT_MSG_APPEND_RESP, .to = m->from,
-                               .index = r->commit};
+        struct raft_msg ack = {
+            .type = RAFT_MSG_APPEND_RESP, .to = m->from, .index = r->commit};
         return raft__send(r, &ack);
     }
     if (raft__log_term(&r->log, m->index) == m->log_term &&
@@ -117,8 +118,7 @@ int raft__handle_snapshot(struct raft *r, const struct raft_msg *m)
         m->offset != r->recv_offset || r->out.has_chunk) {
         /* Resume where we are (0 for a snapshot we are not receiving). */
         resp.reject = true;
-        resp.offset = r->recv.index == meta.index &&
-                              r->recv.term == meta.term
+        resp.offset = r->recv.index == meta.index && r->recv.term == meta.term
                           ? r->recv_offset
                           : 0;
         return raft__send(r, &resp);

@@ -41,9 +41,16 @@ enum flag {
 };
 
 static const char *const flag_names[FLAG_COUNT] = {
-    "--id",        "--config",    "--data-dir",   "--log-level",
-    "--http-port", "--resp-port", "--cluster-id", "--join",
-    "--snapshot-entries", "--request-timeout-ms",
+    "--id",
+    "--config",
+    "--data-dir",
+    "--log-level",
+    "--http-port",
+    "--resp-port",
+    "--cluster-id",
+    "--join",
+    "--snapshot-entries",
+    "--request-timeout-ms",
 };
 
 /* A run of bytes of a line: one whitespace-separated column. */
@@ -753,8 +760,10 @@ static int apply_settings(const char *values[FLAG_COUNT],
     if ((v = values[FLAG_REQUEST_TIMEOUT]) != NULL) {
         uint64_t ms;
         if (!parse_number(v, strlen(v), 10, 3600000, &ms) || ms < 100)
-            return errf(errmsg, RKV_ECONFIG, "--request-timeout-ms '%.32s': "
-                        "expected 100..3600000", v);
+            return errf(errmsg, RKV_ECONFIG,
+                        "--request-timeout-ms '%.32s': "
+                        "expected 100..3600000",
+                        v);
         out->request_timeout_ms = (unsigned)ms;
     }
     if ((v = values[FLAG_JOIN]) != NULL)

@@ -16,34 +16,34 @@ struct http_conn;
 /* One request of a connection, from parsing to its answer. */
 struct http_slot
 {
-    struct http_conn *conn;  /* owner */
-    struct node_op op;       /* the cluster operation, if any */
-    bool pending;            /* op submitted, done() not yet called */
-    bool ready;              /* `out` holds the whole answer */
-    bool keep_alive;         /* the request allows keep-alive */
-    bool close_after;        /* close the connection after this answer */
-    int route;               /* enum http_route */
-    char *key;               /* copy, NUL-terminated */
+    struct http_conn *conn; /* owner */
+    struct node_op op;      /* the cluster operation, if any */
+    bool pending;           /* op submitted, done() not yet called */
+    bool ready;             /* `out` holds the whole answer */
+    bool keep_alive;        /* the request allows keep-alive */
+    bool close_after;       /* close the connection after this answer */
+    int route;              /* enum http_route */
+    char *key;              /* copy, NUL-terminated */
     size_t key_len;
-    char *value;             /* PUT: copy, NUL-terminated */
+    char *value; /* PUT: copy, NUL-terminated */
     size_t value_len;
-    struct rkv_buf out;      /* the answer */
-    struct http_slot *next;  /* in request order */
+    struct rkv_buf out;     /* the answer */
+    struct http_slot *next; /* in request order */
 };
 
 struct http_conn
 {
-    uv_tcp_t tcp;               /* the socket; its data is this conn */
-    struct http_api *api;       /* owner */
-    struct rkv_buf in;          /* bytes not yet parsed */
+    uv_tcp_t tcp;         /* the socket; its data is this conn */
+    struct http_api *api; /* owner */
+    struct rkv_buf in;    /* bytes not yet parsed */
     struct http_parser_state ps;
     struct http_slot *head, *tail; /* requests awaiting their answer */
     size_t n_slots;
-    bool closing;               /* uv_close called */
-    bool reading;               /* uv_read_start active */
-    bool stop_parsing;          /* an answer will close: ignore the rest */
-    uint64_t last_ms;           /* last byte received or answer sent */
-    uint64_t partial_since_ms;  /* a request started arriving, or 0 */
+    bool closing;                  /* uv_close called */
+    bool reading;                  /* uv_read_start active */
+    bool stop_parsing;             /* an answer will close: ignore the rest */
+    uint64_t last_ms;              /* last byte received or answer sent */
+    uint64_t partial_since_ms;     /* a request started arriving, or 0 */
     struct http_conn *prev, *next; /* all connections */
 };
 
@@ -59,12 +59,12 @@ struct http_write
 
 struct http_api
 {
-    struct node *node;       /* owner */
+    struct node *node; /* owner */
     uv_tcp_t listener;
     uv_timer_t sweep;        /* slow and idle connections */
     struct http_conn *conns; /* open connections */
     size_t n_conns;
-    int handles_open;        /* listener + sweep + connections */
+    int handles_open; /* listener + sweep + connections */
     bool stopping;
 };
 
@@ -74,7 +74,9 @@ static void conn_parse(struct http_conn *c);
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void answer_json(struct http_slot *s, int status, json_t *body,
+static void answer_json(struct http_slot *s,
+                        int status,
+                        json_t *body,
                         unsigned retry_after_s)
 {
     struct http_response head = {.status = status,
@@ -89,7 +91,9 @@ static void answer_json(struct http_slot *s, int status, json_t *body,
     s->ready = true;
 }
 
-static void answer_error(struct http_slot *s, int status, const char *msg,
+static void answer_error(struct http_slot *s,
+                         int status,
+                         const char *msg,
                          unsigned retry_after_s)
 {
     struct http_response head = {.status = status,
@@ -111,7 +115,8 @@ static void answer_unavailable(struct http_slot *s, const char *msg)
         if (l != NULL) {
             char addr[CONFIG_HOST_MAX + 8];
             snprintf(addr, sizeof addr, "%s:%u", l->host, l->http_port);
-            json_object_set_new(body, "leader", json_integer((json_int_t)l->id));
+            json_object_set_new(body, "leader",
+                                json_integer((json_int_t)l->id));
             json_object_set_new(body, "leader_http", json_string(addr));
         } else {
             json_object_set_new(body, "leader", json_null());
@@ -138,15 +143,18 @@ static void answer_status(struct http_slot *s, int status)
                                         "same X-Request-Seq");
             break;
         case RKV_ECANCELED:
-            answer_unavailable(s, "leadership changed: outcome unknown, "
-                                  "retry with the same X-Request-Seq");
+            answer_unavailable(s,
+                               "leadership changed: outcome unknown, "
+                               "retry with the same X-Request-Seq");
             break;
         case RKV_ESHUTDOWN:
             answer_unavailable(s, "node shutting down");
             break;
         case RKV_ENOSPC:
-            answer_error(s, 507, "disk full on this node: outcome unknown, "
-                         "retry with the same X-Request-Seq", 0);
+            answer_error(s, 507,
+                         "disk full on this node: outcome unknown, "
+                         "retry with the same X-Request-Seq",
+                         0);
             break;
         case RKV_ETOOBIG:
             answer_error(s, 413, "command too large", 0);
@@ -156,8 +164,10 @@ static void answer_status(struct http_slot *s, int status)
     }
 }
 
-static json_t *key_value_json(const char *key, size_t key_len,
-                              const void *value, size_t value_len)
+static json_t *key_value_json(const char *key,
+                              size_t key_len,
+                              const void *value,
+                              size_t value_len)
 {
     json_t *body = json_object();
     json_t *k = json_stringn(key, key_len);
@@ -185,14 +195,17 @@ static void on_op_done(struct node_op *op)
         if (!op->found) {
             body = key_value_json(s->key, s->key_len, NULL, 0);
             if (body != NULL)
-                json_object_set_new(body, "error", json_string("key not found"));
+                json_object_set_new(body, "error",
+                                    json_string("key not found"));
             answer_json(s, 404, body, 0);
         } else {
             body = key_value_json(s->key, s->key_len, op->value.data,
                                   op->value.len);
             if (body == NULL) {
-                answer_error(s, 422, "value is not valid UTF-8: read it "
-                             "with the Redis protocol", 0);
+                answer_error(s, 422,
+                             "value is not valid UTF-8: read it "
+                             "with the Redis protocol",
+                             0);
             } else {
                 if (op->stale)
                     json_object_set_new(body, "stale", json_true());
@@ -201,8 +214,10 @@ static void on_op_done(struct node_op *op)
         }
         kv_buf_free(&op->value);
     } else if (op->res.status == KV_RES_STALE) {
-        answer_error(s, 409, "stale X-Request-Seq: a later request of this "
-                     "client was already applied", 0);
+        answer_error(s, 409,
+                     "stale X-Request-Seq: a later request of this "
+                     "client was already applied",
+                     0);
     } else if (op->res.status == KV_RES_NOT_FOUND) {
         body = key_value_json(s->key, s->key_len, NULL, 0);
         if (body != NULL)
@@ -214,7 +229,8 @@ static void on_op_done(struct node_op *op)
         body = key_value_json(s->key, s->key_len, s->value, s->value_len);
         if (body != NULL) {
             json_object_set_new(body, "ok", json_true());
-            json_object_set_new(body, "index", json_integer((json_int_t)op->index));
+            json_object_set_new(body, "index",
+                                json_integer((json_int_t)op->index));
         }
         answer_json(s, 200, body, 0);
     }
@@ -251,7 +267,8 @@ static bool key_ok(struct http_slot *s, size_t key_len)
     return true;
 }
 
-static void submit_write(struct http_slot *s, const struct http_request *req,
+static void submit_write(struct http_slot *s,
+                         const struct http_request *req,
                          uint8_t op_code)
 {
     struct kv_slice key = {s->key, s->key_len};
@@ -262,8 +279,10 @@ static void submit_write(struct http_slot *s, const struct http_request *req,
         cmd.values = &val;
     if (req->has_session) {
         if (req->client_id == 0 || req->request_seq == 0) {
-            answer_error(s, 400, "X-Client-Id and X-Request-Seq must be "
-                         "positive integers", 0);
+            answer_error(s, 400,
+                         "X-Client-Id and X-Request-Seq must be "
+                         "positive integers",
+                         0);
             return;
         }
         cmd.client_id = req->client_id;
@@ -314,14 +333,13 @@ static void route_put(struct http_slot *s, const struct http_request *req)
 static void route_get(struct http_slot *s, const struct http_request *req)
 {
     const struct http_param *p = http_query_get(req, "stale");
-    bool stale = p != NULL && (strcmp(p->value, "true") == 0 ||
-                               strcmp(p->value, "1") == 0);
+    bool stale = p != NULL &&
+                 (strcmp(p->value, "true") == 0 || strcmp(p->value, "1") == 0);
     int rv;
     s->op.done = on_op_done;
     s->op.ctx = s;
     s->pending = true;
-    rv = node_submit_get(s->conn->api->node, &s->op, s->key, s->key_len,
-                         stale);
+    rv = node_submit_get(s->conn->api->node, &s->op, s->key, s->key_len, stale);
     if (rv != 0) {
         s->pending = false;
         answer_status(s, rv);
@@ -342,8 +360,9 @@ static void route_status(struct http_slot *s)
     json_object_set_new(body, "id", json_integer((json_int_t)st.id));
     json_object_set_new(body, "role", json_string(st.role));
     json_object_set_new(body, "term", json_integer((json_int_t)st.term));
-    json_object_set_new(body, "leader", st.leader != 0
-                        ? json_integer((json_int_t)st.leader) : json_null());
+    json_object_set_new(
+        body, "leader",
+        st.leader != 0 ? json_integer((json_int_t)st.leader) : json_null());
     json_object_set_new(body, "log_length",
                         json_integer((json_int_t)st.last_index));
     json_object_set_new(body, "first_index",
@@ -362,8 +381,10 @@ static void route_status(struct http_slot *s)
         if (p == NULL)
             continue;
         json_object_set_new(p, "id", json_integer((json_int_t)pi->id));
-        json_object_set_new(p, "match_index", json_integer((json_int_t)pi->match));
-        json_object_set_new(p, "next_index", json_integer((json_int_t)pi->next));
+        json_object_set_new(p, "match_index",
+                            json_integer((json_int_t)pi->match));
+        json_object_set_new(p, "next_index",
+                            json_integer((json_int_t)pi->next));
         json_object_set_new(p, "state", json_string(states[pi->state % 3]));
         json_object_set_new(p, "active", json_boolean(pi->recent_active));
         json_array_append_new(peers, p);
@@ -399,8 +420,8 @@ static void route_health(struct http_slot *s)
     json_t *body = json_object();
     node_status(n, &st);
     if (body != NULL) {
-        json_object_set_new(body, "health", json_string(st.leader != 0
-                                                         ? "ok" : "no leader"));
+        json_object_set_new(body, "health",
+                            json_string(st.leader != 0 ? "ok" : "no leader"));
         json_object_set_new(body, "role", json_string(st.role));
     }
     answer_json(s, st.leader != 0 ? 200 : 503, body, st.leader != 0 ? 0 : 1);
@@ -522,8 +543,8 @@ static void conn_flush(struct http_conn *c)
         c->n_slots--;
         w->bufs[i] = s->out; /* moved */
         rkv_buf_init(&s->out);
-        bufs[i] = uv_buf_init((char *)w->bufs[i].data,
-                              (unsigned)w->bufs[i].len);
+        bufs[i] =
+            uv_buf_init((char *)w->bufs[i].data, (unsigned)w->bufs[i].len);
         slot_free(c, s);
     }
     c->last_ms = uv_now(c->tcp.loop);
@@ -624,8 +645,8 @@ static void conn_parse(struct http_conn *c)
         int rv = http_parse_request(&c->ps, c->in.data, c->in.len, &req,
                                     &consumed, errmsg);
         if (http_take_continue(&c->ps)) {
-            uv_buf_t b = uv_buf_init((char *)HTTP_CONTINUE,
-                                     sizeof HTTP_CONTINUE - 1);
+            uv_buf_t b =
+                uv_buf_init((char *)HTTP_CONTINUE, sizeof HTTP_CONTINUE - 1);
             (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* advisory */
         }
         if (rv == RKV_EAGAIN) {
@@ -729,12 +750,12 @@ static void on_sweep(uv_timer_t *t)
             answer_error(s, 408, "request not received in time", 0);
             c->stop_parsing = true;
             conn_flush(c);
-        } else if (c->head == NULL && now - c->last_ms >
-                                          HTTP_API_IDLE_TIMEOUT_MS) {
+        } else if (c->head == NULL &&
+                   now - c->last_ms > HTTP_API_IDLE_TIMEOUT_MS) {
             conn_close(c);
         } else if (!c->reading && c->n_slots < HTTP_API_PIPELINE_MAX) {
-            c->reading = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb,
-                                       on_read) == 0;
+            c->reading =
+                uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0;
         }
     }
 }
@@ -751,7 +772,9 @@ static void on_api_handle_closed(uv_handle_t *h)
     }
 }
 
-int http_api_start(struct node *n, const char *host, uint16_t port,
+int http_api_start(struct node *n,
+                   const char *host,
+                   uint16_t port,
                    char *errmsg)
 {
     struct sockaddr_storage addr;
@@ -776,8 +799,8 @@ int http_api_start(struct node *n, const char *host, uint16_t port,
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&api->listener, 511, on_connection);
     if (rv != 0) {
-        rkv_errmsgf(errmsg, "HTTP listen on %s:%u: %s", host,
-                 port, uv_strerror(rv));
+        rkv_errmsgf(errmsg, "HTTP listen on %s:%u: %s", host, port,
+                    uv_strerror(rv));
         return RKV_EIO; /* node_stop() closes the handles */
     }
     uv_timer_start(&api->sweep, on_sweep, 1000, 1000);

@@ -26,7 +26,9 @@ struct node;
 #define HTTP_API_CONNS_MAX 4096           /* open connections */
 
 /* Listen on host:port. Returns 0 or RKV_EIO with errmsg. */
-int http_api_start(struct node *n, const char *host, uint16_t port,
+int http_api_start(struct node *n,
+                   const char *host,
+                   uint16_t port,
                    char *errmsg);
 
 /* Close the listener and every connection, cancelling their requests;

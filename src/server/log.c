@@ -19,7 +19,9 @@ static const char *level_name(int level)
     }
 }
 
-void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
+void node_log_vwrite(const struct node_logger *lg,
+                     int level,
+                     const char *fmt,
                      va_list ap)
 {
     char line[1024];
@@ -30,8 +32,10 @@ void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
         gmtime_r(&ts.tv_sec, &tm) != NULL)
         (void)strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    n = snprintf(line, sizeof line, "%s.%03ld %-5s node=%llu term=%llu "
-                 "role=%s ", stamp, ts.tv_nsec / 1000000, level_name(level),
+    n = snprintf(line, sizeof line,
+                 "%s.%03ld %-5s node=%llu term=%llu "
+                 "role=%s ",
+                 stamp, ts.tv_nsec / 1000000, level_name(level),
                  (unsigned long long)lg->id, (unsigned long long)lg->term,
                  lg->role != NULL ? lg->role : "-");
     if (n < 0 || (size_t)n >= sizeof line)
@@ -54,7 +58,9 @@ void node_log_line(int level, const char *line)
             level_name(level), line);
 }
 
-void node_log_write(const struct node_logger *lg, int level, const char *fmt,
+void node_log_write(const struct node_logger *lg,
+                    int level,
+                    const char *fmt,
                     ...)
 {
     va_list ap;

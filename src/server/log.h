@@ -16,15 +16,19 @@ enum node_log_level {
 
 struct node_logger
 {
-    int level;         /* lowest level written */
-    uint64_t id;       /* this node */
-    uint64_t term;     /* kept current by the node */
-    const char *role;  /* kept current by the node, static string */
+    int level;        /* lowest level written */
+    uint64_t id;      /* this node */
+    uint64_t term;    /* kept current by the node */
+    const char *role; /* kept current by the node, static string */
 };
 
-void node_log_write(const struct node_logger *lg, int level, const char *fmt,
+void node_log_write(const struct node_logger *lg,
+                    int level,
+                    const char *fmt,
                     ...) __attribute__((format(printf, 3, 4)));
-void node_log_vwrite(const struct node_logger *lg, int level, const char *fmt,
+void node_log_vwrite(const struct node_logger *lg,
+                     int level,
+                     const char *fmt,
                      va_list ap);
 /* Write `line`, which already names node, term and role (the core's trace
  * lines do), with the time and level in front. */

@@ -13,7 +13,7 @@ extern char **environ;
 
 struct main_ctx
 {
-    struct node *node;  /* the node, until stopped */
+    struct node *node; /* the node, until stopped */
     uv_signal_t sigint, sigterm;
 };
 

@@ -23,7 +23,7 @@
 #include "storage/wal.h"
 
 const uint64_t node_latency_bounds_us[12] = {
-    250,   500,    1000,   2000,   5000,    10000,
+    250,   500,   1000,   2000,   5000,    10000,
     25000, 50000, 100000, 250000, 1000000, 5000000,
 };
 
@@ -199,8 +199,11 @@ static void on_read_state(struct node *n, const struct raft_read_state *rs)
     list_push(&n->reads_apply, op, NODE_LIST_READS_APPLY);
 }
 
-int node_submit_get(struct node *n, struct node_op *op, const void *key,
-                    size_t key_len, bool stale)
+int node_submit_get(struct node *n,
+                    struct node_op *op,
+                    const void *key,
+                    size_t key_len,
+                    bool stale)
 {
     int rv;
     memset(&op->res, 0, sizeof op->res);
@@ -235,7 +238,8 @@ int node_submit_get(struct node *n, struct node_op *op, const void *key,
 
 /* ---- writes ------------------------------------------------------------- */
 
-int node_submit_write(struct node *n, struct node_op *op,
+int node_submit_write(struct node *n,
+                      struct node_op *op,
                       const struct kv_cmd *cmd)
 {
     char errmsg[RKV_ERRMSG_LEN];
@@ -279,7 +283,8 @@ int node_submit_write(struct node *n, struct node_op *op,
 
 /* Apply `rd.committed`: unwrap the envelopes, apply the batch in one
  * state-machine transaction, answer this node's own requests. */
-static int apply_committed(struct node *n, const struct raft_ready *rd,
+static int apply_committed(struct node *n,
+                           const struct raft_ready *rd,
                            char *errmsg)
 {
     size_t cnt = rd->n_committed;
@@ -360,8 +365,7 @@ static void persist_work(uv_work_t *w)
             goto out;
     }
     if (rd->install) {
-        rv = snapf_commit(n->data_dir, "snapshot.incoming", &rd->snapshot,
-                          err);
+        rv = snapf_commit(n->data_dir, "snapshot.incoming", &rd->snapshot, err);
         if (rv != 0)
             goto out;
         if (wal_last_index(n->wal) > 0) {
@@ -462,7 +466,8 @@ static void send_snapshot_chunk(struct node *n, const struct raft_msg *m)
 
 /* Step 1b, on the loop thread: the state machine is replaced, and it is
  * read by requests here, so this cannot run on the worker. */
-static int install_snapshot(struct node *n, const struct raft_ready *rd,
+static int install_snapshot(struct node *n,
+                            const struct raft_ready *rd,
                             char *errmsg)
 {
     struct kv_restore *res;
@@ -530,8 +535,7 @@ static void after_persist(uv_work_t *w, int status)
     if (rd->install && !n->installed) {
         rv = install_snapshot(n, rd, errmsg);
         if (rv != 0) {
-            rkv_errmsgf(n->persist_err, "install: %s",
-                     errmsg);
+            rkv_errmsgf(n->persist_err, "install: %s", errmsg);
             n->persist_rv = rv;
             persist_failed(n);
             return;
@@ -712,8 +716,7 @@ const struct config_member *node_leader_member(const struct node *n)
 static int make_dir(const char *path, char *errmsg)
 {
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        rkv_errmsgf(errmsg, "mkdir %s: %s", path,
-                 strerror(errno));
+        rkv_errmsgf(errmsg, "mkdir %s: %s", path, strerror(errno));
         return RKV_EIO;
     }
     return 0;
@@ -757,20 +760,20 @@ static int check_cluster_id(struct node *n, char *errmsg)
         }
         if (id != n->cfg.cluster_id || self != n->cfg.self_id) {
             rkv_errmsgf(errmsg,
-                     "data dir %s belongs to cluster %016llx node %llu, not "
-                     "cluster %016" PRIx64 " node %" PRIu64,
-                     n->data_dir, id, self, n->cfg.cluster_id,
-                     n->cfg.self_id);
+                        "data dir %s belongs to cluster %016llx node %llu, not "
+                        "cluster %016" PRIx64 " node %" PRIu64,
+                        n->data_dir, id, self, n->cfg.cluster_id,
+                        n->cfg.self_id);
             return RKV_ECONFIG;
         }
         return 0;
     }
     f = fopen(path, "w");
-    if (f == NULL || fprintf(f, "%016" PRIx64 " %" PRIu64 "\n",
-                             n->cfg.cluster_id, n->cfg.self_id) < 0 ||
+    if (f == NULL ||
+        fprintf(f, "%016" PRIx64 " %" PRIu64 "\n", n->cfg.cluster_id,
+                n->cfg.self_id) < 0 ||
         fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rkv_errmsgf(errmsg, "write %s: %s", path,
-                 strerror(errno));
+        rkv_errmsgf(errmsg, "write %s: %s", path, strerror(errno));
         if (f != NULL)
             fclose(f);
         return RKV_EIO;
@@ -793,8 +796,10 @@ static int recover_state_machine(struct node *n, char *errmsg)
         return 0;
     memset(&fake, 0, sizeof fake);
     fake.snapshot = n->snap;
-    LOG_INFO(&n->log, "state machine at %" PRIu64 " is behind snapshot %"
-             PRIu64 ": restoring it", ks.applied_index, n->snap.index);
+    LOG_INFO(&n->log,
+             "state machine at %" PRIu64 " is behind snapshot %" PRIu64
+             ": restoring it",
+             ks.applied_index, n->snap.index);
     return install_snapshot(n, &fake, errmsg);
 }
 
@@ -829,8 +834,8 @@ static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
     if (rv != 0)
         return rv;
     if (rp->dropped_bytes > 0)
-        LOG_WARN(&n->log, "WAL: cut off a torn last record (%" PRIu64
-                 " bytes)", rp->dropped_bytes);
+        LOG_WARN(&n->log, "WAL: cut off a torn last record (%" PRIu64 " bytes)",
+                 rp->dropped_bytes);
     rv = hs_load(n->disk, n->data_dir, &n->hs_saved, errmsg);
     if (rv != 0)
         return rv;
@@ -840,8 +845,7 @@ static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
     return recover_state_machine(n, errmsg);
 }
 
-static int start_core(struct node *n, const struct wal_replay *rp,
-                      char *errmsg)
+static int start_core(struct node *n, const struct wal_replay *rp, char *errmsg)
 {
     struct raft_config rc;
     struct raft_hard_state hs = n->hs_saved;
@@ -870,9 +874,10 @@ static int start_core(struct node *n, const struct wal_replay *rp,
         cnt--;
     }
     if (cnt > 0 && es[0].index != n->snap.index + 1) {
-        rkv_errmsgf(errmsg, "WAL starts at index %" PRIu64
-                 " but the snapshot ends at %" PRIu64 ": entries missing",
-                 es[0].index, n->snap.index);
+        rkv_errmsgf(errmsg,
+                    "WAL starts at index %" PRIu64
+                    " but the snapshot ends at %" PRIu64 ": entries missing",
+                    es[0].index, n->snap.index);
         return RKV_ECORRUPT;
     }
     rv = raft_load_snapshot(n->raft, &n->snap);
@@ -882,13 +887,14 @@ static int start_core(struct node *n, const struct wal_replay *rp,
         rv = raft_load(n->raft, &hs, es, cnt);
     }
     if (rv != 0) {
-        rkv_errmsgf(errmsg, "loading the log: %s",
-                 rkv_strerror(rv));
+        rkv_errmsgf(errmsg, "loading the log: %s", rkv_strerror(rv));
         return rv;
     }
-    LOG_INFO(&n->log, "recovered: snapshot %" PRIu64 ", %zu log entries, "
-             "term %" PRIu64 ", applied %" PRIu64, n->snap.index, cnt,
-             hs.term, n->applied);
+    LOG_INFO(&n->log,
+             "recovered: snapshot %" PRIu64
+             ", %zu log entries, "
+             "term %" PRIu64 ", applied %" PRIu64,
+             n->snap.index, cnt, hs.term, n->applied);
     return 0;
 }
 
@@ -935,8 +941,10 @@ static int start_network(struct node *n, char *errmsg)
     return http_api_start(n, n->listen_host, self->http_port, errmsg);
 }
 
-int node_start(const struct node_config *cfg, uv_loop_t *loop,
-               struct node **out, char *errmsg)
+int node_start(const struct node_config *cfg,
+               uv_loop_t *loop,
+               struct node **out,
+               char *errmsg)
 {
     struct wal_replay rp;
     struct node *n = calloc(1, sizeof *n);
@@ -1002,8 +1010,7 @@ void node_maybe_free(struct node *n)
 {
     char errmsg[RKV_ERRMSG_LEN];
     if (!n->stopping || n->handles_open > 0 || n->persisting ||
-        n->snapshotting ||
-        n->subsystems_open > 0)
+        n->snapshotting || n->subsystems_open > 0)
         return;
     if (wal_sync(n->wal, errmsg) != 0)
         LOG_WARN(&n->log, "final WAL sync: %s", errmsg);

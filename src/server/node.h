@@ -51,15 +51,15 @@ struct node_op
     raft_index index;     /* writes: log index; reads: read index */
 
     /* Private to the node. */
-    uint8_t kind;            /* enum node_op_kind */
-    uint64_t id;             /* write: envelope tag; read: ReadIndex ctx */
-    uint64_t start_ms;       /* loop time it was submitted */
-    uint64_t deadline_ms;    /* loop time after which it times out */
-    raft_index read_index;   /* GET: 0 until the read index is known */
-    uint8_t *key;            /* GET: copy of the key */
+    uint8_t kind;          /* enum node_op_kind */
+    uint64_t id;           /* write: envelope tag; read: ReadIndex ctx */
+    uint64_t start_ms;     /* loop time it was submitted */
+    uint64_t deadline_ms;  /* loop time after which it times out */
+    raft_index read_index; /* GET: 0 until the read index is known */
+    uint8_t *key;          /* GET: copy of the key */
     size_t key_len;
     struct node_op *prev, *next; /* in one of the node's lists */
-    int list;                /* which list, 0 if none */
+    int list;                    /* which list, 0 if none */
 };
 
 /* Create a node from `cfg` (copied) on `loop`: open and recover the data
@@ -67,8 +67,10 @@ struct node_op
  * Returns 0, or an error with a one-line reason in errmsg: RKV_ECONFIG
  * (data dir of another cluster, bad address), RKV_ECORRUPT (WAL, hard
  * state or snapshot damaged: names the file and offset), RKV_EIO. */
-int node_start(const struct node_config *cfg, uv_loop_t *loop,
-               struct node **out, char *errmsg);
+int node_start(const struct node_config *cfg,
+               uv_loop_t *loop,
+               struct node **out,
+               char *errmsg);
 
 /* Stop serving, fail pending requests, sync and close storage, close every
  * handle; `n` is freed once the loop has run the close callbacks. */
@@ -77,14 +79,18 @@ void node_stop(struct node *n);
 /* Submit a write. `cmd` is encoded (copied) into the log entry. Returns 0
  * (op->done will be called), or RKV_ENOLEADER / RKV_ETOOBIG / RKV_EINVAL
  * (nothing submitted, done will not be called). */
-int node_submit_write(struct node *n, struct node_op *op,
+int node_submit_write(struct node *n,
+                      struct node_op *op,
                       const struct kv_cmd *cmd);
 
 /* Submit a read of `key` (copied). Linearizable through ReadIndex unless
  * `stale`, then answered from local state before this returns. Returns 0
  * or RKV_ENOLEADER / RKV_ENOMEM as node_submit_write(). */
-int node_submit_get(struct node *n, struct node_op *op, const void *key,
-                    size_t key_len, bool stale);
+int node_submit_get(struct node *n,
+                    struct node_op *op,
+                    const void *key,
+                    size_t key_len,
+                    bool stale);
 
 /* The front end no longer wants the answer (connection closed). */
 void node_op_cancel(struct node *n, struct node_op *op);
@@ -107,20 +113,20 @@ void node_status(struct node *n, struct node_status *st);
 /* Counters for /metrics (monotonic unless said). */
 struct node_metrics
 {
-    uint64_t leader_changes;  /* times the known leader changed */
-    uint64_t proposals;       /* writes submitted on this node */
-    uint64_t proposals_failed; /* answered with an error */
-    uint64_t reads;           /* reads submitted on this node */
-    uint64_t readies;         /* Readies processed */
-    uint64_t fsyncs;          /* WAL syncs */
+    uint64_t leader_changes;    /* times the known leader changed */
+    uint64_t proposals;         /* writes submitted on this node */
+    uint64_t proposals_failed;  /* answered with an error */
+    uint64_t reads;             /* reads submitted on this node */
+    uint64_t readies;           /* Readies processed */
+    uint64_t fsyncs;            /* WAL syncs */
     uint64_t entries_persisted; /* entries written to the WAL */
-    uint64_t entries_applied; /* entries applied to the state machine */
+    uint64_t entries_applied;   /* entries applied to the state machine */
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
-    uint64_t disk_errors;     /* failed persist attempts */
+    uint64_t disk_errors;          /* failed persist attempts */
     uint64_t write_latency_us_sum; /* over completed writes */
     uint64_t write_latency_count;
-    uint64_t read_latency_us_sum;  /* over completed linearizable reads */
+    uint64_t read_latency_us_sum; /* over completed linearizable reads */
     uint64_t read_latency_count;
     uint64_t latency_buckets[2][12]; /* [write, read] cumulative le buckets */
 };

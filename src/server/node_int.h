@@ -14,13 +14,13 @@ struct wal;
 struct disk;
 
 /* Assertions of the server: on in every build. */
-#define ASSERT(x)                                                        \
-    do {                                                                 \
-        if (!(x)) {                                                      \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,   \
-                    __LINE__, #x);                                       \
-            abort();                                                     \
-        }                                                                \
+#define ASSERT(x)                                                      \
+    do {                                                               \
+        if (!(x)) {                                                    \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
+                    __LINE__, #x);                                     \
+            abort();                                                   \
+        }                                                              \
     } while (0)
 
 #define NODE_SNAPSHOT_CHUNK (1u << 20) /* InstallSnapshot chunk, bytes */
@@ -39,46 +39,46 @@ struct node_op_list
 
 struct node
 {
-    struct node_config cfg;     /* copied from node_start() */
-    struct node_logger log;     /* prefix of every log line */
-    uv_loop_t *loop;            /* borrowed */
+    struct node_config cfg; /* copied from node_start() */
+    struct node_logger log; /* prefix of every log line */
+    uv_loop_t *loop;        /* borrowed */
     char data_dir[CONFIG_PATH_MAX];
-    char listen_host[64];       /* numeric address to bind */
+    char listen_host[64]; /* numeric address to bind */
 
-    struct raft *raft;          /* the core */
-    const struct disk *disk;    /* POSIX disk seam for WAL and hard state */
-    struct wal *wal;            /* touched by the persist worker only while
-                                   `persisting` */
-    struct kv *kv;              /* the state machine */
+    struct raft *raft;       /* the core */
+    const struct disk *disk; /* POSIX disk seam for WAL and hard state */
+    struct wal *wal;         /* touched by the persist worker only while
+                                `persisting` */
+    struct kv *kv;           /* the state machine */
     struct raft_hard_state hs_saved; /* term and vote on disk */
-    raft_index applied;         /* state machine's last applied index */
-    raft_index wal_drop_pending; /* drop WAL segments below, next persist */
-    struct raft_snapshot_meta snap; /* newest complete snapshot file */
-    char snap_path[SNAPF_PATH_MAX]; /* its path, "" if none */
-    uint8_t *chunk_buf;         /* NODE_SNAPSHOT_CHUNK bytes, lazily */
+    raft_index applied;              /* state machine's last applied index */
+    raft_index wal_drop_pending;     /* drop WAL segments below, next persist */
+    struct raft_snapshot_meta snap;  /* newest complete snapshot file */
+    char snap_path[SNAPF_PATH_MAX];  /* its path, "" if none */
+    uint8_t *chunk_buf;              /* NODE_SNAPSHOT_CHUNK bytes, lazily */
 
     struct peer_transport *peers;
     struct http_api *http;
 
-    uv_idle_t idle;             /* runs the pipeline after this iteration */
-    uv_timer_t tick;            /* raft_tick() every cfg.tick_ms */
-    uv_timer_t retry_timer;     /* persist retry after a disk error */
-    uint64_t ticks;             /* ticks so far */
+    uv_idle_t idle;         /* runs the pipeline after this iteration */
+    uv_timer_t tick;        /* raft_tick() every cfg.tick_ms */
+    uv_timer_t retry_timer; /* persist retry after a disk error */
+    uint64_t ticks;         /* ticks so far */
 
     /* The Ready in progress. */
-    struct raft_ready rd;       /* valid while `persisting` */
-    bool persisting;            /* rd taken, not yet advanced */
-    bool installed;             /* rd's snapshot installed (retry-safe) */
-    bool sent;                  /* rd's messages sent (retry-safe) */
-    uv_work_t persist;          /* the worker job */
-    int persist_rv;             /* its outcome */
-    uint64_t persist_fsyncs;    /* fsyncs it did */
+    struct raft_ready rd;    /* valid while `persisting` */
+    bool persisting;         /* rd taken, not yet advanced */
+    bool installed;          /* rd's snapshot installed (retry-safe) */
+    bool sent;               /* rd's messages sent (retry-safe) */
+    uv_work_t persist;       /* the worker job */
+    int persist_rv;          /* its outcome */
+    uint64_t persist_fsyncs; /* fsyncs it did */
     char persist_err[RKV_ERRMSG_LEN];
 
     /* Taking a snapshot (snapshot.c). */
-    bool snapshotting;          /* work in flight */
+    bool snapshotting; /* work in flight */
     uv_work_t snap_work;
-    struct kv_snapshot *snap_stream; /* read transaction being streamed */
+    struct kv_snapshot *snap_stream;       /* read transaction being streamed */
     struct raft_snapshot_meta snap_taking; /* what it will be */
     int snap_rv;
     char snap_err[RKV_ERRMSG_LEN];
@@ -86,13 +86,13 @@ struct node
     struct node_op_list writes;
     struct node_op_list reads_index;
     struct node_op_list reads_apply;
-    uint64_t next_id;           /* envelope tags and ReadIndex contexts */
-    raft_id last_leader;        /* for leader-change logging and metrics */
+    uint64_t next_id;    /* envelope tags and ReadIndex contexts */
+    raft_id last_leader; /* for leader-change logging and metrics */
     struct node_metrics metrics;
 
-    bool stopping;              /* node_stop() called */
-    int handles_open;           /* our uv handles not yet closed */
-    int subsystems_open;        /* transport / HTTP still closing */
+    bool stopping;       /* node_stop() called */
+    int handles_open;    /* our uv handles not yet closed */
+    int subsystems_open; /* transport / HTTP still closing */
 };
 
 void node_kick(struct node *n);

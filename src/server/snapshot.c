@@ -58,8 +58,7 @@ static void after_snapshot(uv_work_t *w, int status)
     n->metrics.snapshots_taken++;
     if (!n->stopping && raft_compact(n->raft, n->snap_taking.index) == 0)
         n->wal_drop_pending = n->snap_taking.index + 1;
-    LOG_INFO(&n->log, "snapshot taken at index %" PRIu64,
-             n->snap_taking.index);
+    LOG_INFO(&n->log, "snapshot taken at index %" PRIu64, n->snap_taking.index);
     node_maybe_free(n);
 }
 

@@ -20,11 +20,13 @@ static int sys_err(char *errmsg, const char *what, const char *path)
     return e == ENOSPC ? RKV_ENOSPC : RKV_EIO;
 }
 
-void snapf_path(const char *dir, const struct raft_snapshot_meta *meta,
+void snapf_path(const char *dir,
+                const struct raft_snapshot_meta *meta,
                 char *path)
 {
-    snprintf(path, SNAPF_PATH_MAX, "%s/snapshot-%016" PRIx64 "-%016" PRIx64
-             ".snap", dir, meta->index, meta->term);
+    snprintf(path, SNAPF_PATH_MAX,
+             "%s/snapshot-%016" PRIx64 "-%016" PRIx64 ".snap", dir, meta->index,
+             meta->term);
 }
 
 static bool parse_name(const char *name, struct raft_snapshot_meta *meta)
@@ -56,7 +58,8 @@ static int fsync_dir(const char *dir, char *errmsg)
 }
 
 /* Remove every snapshot but `keep` (index 0: keep none), and leftovers. */
-static int remove_others(const char *dir, const struct raft_snapshot_meta *keep,
+static int remove_others(const char *dir,
+                         const struct raft_snapshot_meta *keep,
                          char *errmsg)
 {
     DIR *d = opendir(dir);
@@ -81,8 +84,10 @@ static int remove_others(const char *dir, const struct raft_snapshot_meta *keep,
     return 0;
 }
 
-int snapf_find_latest(const char *dir, struct raft_snapshot_meta *meta,
-                      char *path, char *errmsg)
+int snapf_find_latest(const char *dir,
+                      struct raft_snapshot_meta *meta,
+                      char *path,
+                      char *errmsg)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -101,8 +106,12 @@ int snapf_find_latest(const char *dir, struct raft_snapshot_meta *meta,
     return remove_others(dir, meta, errmsg);
 }
 
-int snapf_write(const char *dir, const char *name, uint64_t offset,
-                const void *data, size_t len, char *errmsg)
+int snapf_write(const char *dir,
+                const char *name,
+                uint64_t offset,
+                const void *data,
+                size_t len,
+                char *errmsg)
 {
     char path[SNAPF_PATH_MAX];
     const uint8_t *p = data;
@@ -129,8 +138,10 @@ int snapf_write(const char *dir, const char *name, uint64_t offset,
     return 0;
 }
 
-int snapf_commit(const char *dir, const char *name,
-                 const struct raft_snapshot_meta *meta, char *errmsg)
+int snapf_commit(const char *dir,
+                 const char *name,
+                 const struct raft_snapshot_meta *meta,
+                 char *errmsg)
 {
     char from[SNAPF_PATH_MAX], to[SNAPF_PATH_MAX];
     int fd, rv;
@@ -153,16 +164,20 @@ int snapf_commit(const char *dir, const char *name,
     return remove_others(dir, meta, errmsg);
 }
 
-int snapf_read(const char *path, uint64_t offset, void *buf, size_t cap,
-               size_t *n, char *errmsg)
+int snapf_read(const char *path,
+               uint64_t offset,
+               void *buf,
+               size_t cap,
+               size_t *n,
+               char *errmsg)
 {
     int fd = open(path, O_RDONLY);
     size_t got = 0;
     if (fd < 0)
         return sys_err(errmsg, "open", path);
     while (got < cap) {
-        ssize_t k = pread(fd, (uint8_t *)buf + got, cap - got,
-                          (off_t)(offset + got));
+        ssize_t k =
+            pread(fd, (uint8_t *)buf + got, cap - got, (off_t)(offset + got));
         if (k < 0) {
             if (errno == EINTR)
                 continue;

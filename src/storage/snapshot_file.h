@@ -20,29 +20,42 @@
 /* Find the newest complete snapshot in `dir`: sets *meta (index 0 if none)
  * and `path` (SNAPF_PATH_MAX bytes). Removes leftovers of interrupted
  * writes and older snapshots. Returns 0 or RKV_EIO. */
-int snapf_find_latest(const char *dir, struct raft_snapshot_meta *meta,
-                      char *path, char *errmsg);
+int snapf_find_latest(const char *dir,
+                      struct raft_snapshot_meta *meta,
+                      char *path,
+                      char *errmsg);
 
 /* Path of the complete snapshot `meta` in `dir`, into `path`. */
-void snapf_path(const char *dir, const struct raft_snapshot_meta *meta,
+void snapf_path(const char *dir,
+                const struct raft_snapshot_meta *meta,
                 char *path);
 
 /* Write `len` bytes at `offset` of the temporary file `name` ("snapshot.tmp"
  * or "snapshot.incoming") in `dir`; offset 0 starts it anew. Not synced.
  * Returns 0, RKV_ENOSPC or RKV_EIO. */
-int snapf_write(const char *dir, const char *name, uint64_t offset,
-                const void *data, size_t len, char *errmsg);
+int snapf_write(const char *dir,
+                const char *name,
+                uint64_t offset,
+                const void *data,
+                size_t len,
+                char *errmsg);
 
 /* Make the temporary file `name` the complete snapshot `meta`: fsync, rename,
  * fsync the directory, remove older snapshots. Returns 0, RKV_ENOSPC or
  * RKV_EIO. */
-int snapf_commit(const char *dir, const char *name,
-                 const struct raft_snapshot_meta *meta, char *errmsg);
+int snapf_commit(const char *dir,
+                 const char *name,
+                 const struct raft_snapshot_meta *meta,
+                 char *errmsg);
 
 /* Read up to `cap` bytes at `offset` of the file `path`; *n < cap only at
  * its end. Returns 0 or RKV_EIO. */
-int snapf_read(const char *path, uint64_t offset, void *buf, size_t cap,
-               size_t *n, char *errmsg);
+int snapf_read(const char *path,
+               uint64_t offset,
+               void *buf,
+               size_t cap,
+               size_t *n,
+               char *errmsg);
 
 /* Size of the file `path`, bytes. Returns 0 or RKV_EIO. */
 int snapf_size(const char *path, uint64_t *size, char *errmsg);

@@ -65,8 +65,7 @@ int main(int argc, char **argv)
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (struct test_case *volatile tc = test_head; tc != NULL;
-         tc = tc->next) {
+    for (struct test_case *volatile tc = test_head; tc != NULL; tc = tc->next) {
         char full[256];
         snprintf(full, sizeof full, "%s/%s", tc->suite, tc->name);
         if (filter != NULL && strstr(full, filter) == NULL)
