@@ -123,4 +123,7 @@ fmt-check:
 clean:
 	rm -rf build
 
+# Fuzz targets (issue 7): `make fuzz FUZZ_SECONDS=60`.
+-include tests/fuzz/fuzz.mk
+
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -54,6 +54,7 @@ sim_deterministic() {
 }
 
 run "core dependencies" make --no-print-directory check-core-deps
+run "format" make --no-print-directory fmt-check
 run "unit tests (asan)" ./build/asan/unit-tests
 run "sim sweep, 3 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 3
 run "sim sweep, 5 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 5

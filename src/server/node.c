@@ -220,6 +220,9 @@ int node_submit_get(struct node *n,
     memcpy(op->key, key, key_len);
     op->key_len = key_len;
     n->metrics.reads++;
+#ifdef RKV_BUG_LOCAL_READS
+    stale = true; /* planted bug (nemesis check): no ReadIndex at all */
+#endif
     if (stale) {
         serve_get(n, op);
         return 0;
