@@ -179,7 +179,12 @@ void raft_config_default(struct raft_config *cfg);
  *      entries[0].index is at or before its last stored index, it first
  *      discards its stored entries from entries[0].index on. This MUST be
  *      flushed to disk (fsync) when `must_sync` is set, before step 2;
- *   2. send `msgs` (best effort: loss is tolerated);
+ *   2. send `msgs` (best effort: loss is tolerated). Messages of type
+ *      APPEND, HEARTBEAT and SNAPSHOT may go out before step 1 is done:
+ *      only a leader sends them, and a leader counts its own entries
+ *      toward commit only once raft_advance() says they are durable, so
+ *      it may write its log in parallel with replicating it (thesis
+ *      §10.2.1). Every other message waits for step 1;
  *   3. apply `committed` to the state machine, in order;
  *   4. resolve `reads`: each may be served once the state machine has
  *      applied up to its index;
@@ -220,6 +225,10 @@ struct raft_ready
     bool install;                       /* install the snapshot (b.) */
     struct raft_snapshot_meta snapshot; /* the snapshot to install */
 };
+
+/* Whether a message of this type may be sent before step 1 of its Ready
+ * is done (see struct raft_ready). */
+bool raft_msg_may_precede_persist(int type);
 
 /* Per-follower replication state, as the leader sees it (for status). */
 enum raft_progress_state {

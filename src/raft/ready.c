@@ -164,6 +164,12 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     r->ready_out = false;
 }
 
+bool raft_msg_may_precede_persist(int type)
+{
+    return type == RAFT_MSG_APPEND || type == RAFT_MSG_HEARTBEAT ||
+           type == RAFT_MSG_SNAPSHOT;
+}
+
 raft_id raft_id_of(const struct raft *r)
 {
     return r->cfg.id;

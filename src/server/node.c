@@ -467,6 +467,23 @@ static void send_snapshot_chunk(struct node *n, const struct raft_msg *m)
     (void)peer_send(n->peers, &out); /* loss is tolerated */
 }
 
+/* Send the messages of `rd` that may go before its persistence (`early`)
+ * or those that had to wait for it. */
+static void send_messages(struct node *n,
+                          const struct raft_ready *rd,
+                          bool early)
+{
+    for (size_t i = 0; i < rd->n_msgs; i++) {
+        const struct raft_msg *m = &rd->msgs[i];
+        if (raft_msg_may_precede_persist(m->type) != early)
+            continue;
+        if (m->type == RAFT_MSG_SNAPSHOT)
+            send_snapshot_chunk(n, m);
+        else
+            (void)peer_send(n->peers, m); /* loss is tolerated */
+    }
+}
+
 /* Step 1b, on the loop thread: the state machine is replaced, and it is
  * read by requests here, so this cannot run on the worker. */
 static int install_snapshot(struct node *n,
@@ -545,14 +562,9 @@ static void after_persist(uv_work_t *w, int status)
         }
         n->installed = true; /* a retry of this Ready does not redo it */
     }
-    /* Step 2: send. */
+    /* Step 2: send what had to wait for step 1. */
     if (!n->sent) {
-        for (size_t i = 0; i < rd->n_msgs; i++) {
-            if (rd->msgs[i].type == RAFT_MSG_SNAPSHOT)
-                send_snapshot_chunk(n, &rd->msgs[i]);
-            else
-                (void)peer_send(n->peers, &rd->msgs[i]); /* loss is fine */
-        }
+        send_messages(n, rd, false);
         n->sent = true;
     }
     /* Step 3: apply. */
@@ -585,6 +597,8 @@ static void drive(struct node *n)
     if (!raft_ready(n->raft, &n->rd))
         return;
     n->persisting = true;
+    /* The leader replicates while its own fsync runs. */
+    send_messages(n, &n->rd, true);
     start_persist(n);
 }
 
