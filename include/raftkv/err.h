@@ -38,6 +38,12 @@ enum rkv_err {
 void rkv_errmsgf(char *errmsg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Format a message into `errmsg` (RKV_ERRMSG_LEN bytes, may be NULL) and
+ * return `code`: every error path of a module goes through it, which makes
+ * it one breakpoint site. */
+int rkv_errf(char *errmsg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Return a static, human-readable description of `code` (0 gives "ok"). */
 const char *rkv_strerror(int code);
 

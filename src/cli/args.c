@@ -38,18 +38,6 @@ static const struct
 #define STR(x) STR_(x)
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* Parse --timeout's value: milliseconds, 1..CLI_TIMEOUT_MAX_MS. */
 static int parse_timeout(const char *s, unsigned *out, char *errmsg)
 {
@@ -59,9 +47,9 @@ static int parse_timeout(const char *s, unsigned *out, char *errmsg)
     while (*p >= '0' && *p <= '9' && v <= CLI_TIMEOUT_MAX_MS)
         v = v * 10 + (unsigned long)(*p++ - '0');
     if (p == s || *p != '\0' || v == 0 || v > CLI_TIMEOUT_MAX_MS)
-        return errf(errmsg, RKV_EINVAL,
-                    "--timeout '%.32s': expected milliseconds 1..%u", s,
-                    CLI_TIMEOUT_MAX_MS);
+        return rkv_errf(errmsg, RKV_EINVAL,
+                        "--timeout '%.32s': expected milliseconds 1..%u", s,
+                        CLI_TIMEOUT_MAX_MS);
     *out = (unsigned)v;
     return 0;
 }
@@ -86,7 +74,7 @@ static int parse_option(int argc,
     if (!takes_value)
         return NOT_AN_OPTION;
     if (*i + 1 == argc)
-        return errf(errmsg, RKV_EINVAL, "%s needs a value", a);
+        return rkv_errf(errmsg, RKV_EINVAL, "%s needs a value", a);
     v = argv[++*i];
     if (strcmp(a, "-c") == 0)
         out->cluster = v;
@@ -106,24 +94,24 @@ static int set_command(const char *const *ops,
     size_t c = 0;
 
     if (n == 0)
-        return errf(errmsg, RKV_EINVAL,
-                    "missing command: put, get, del, status or leader "
-                    "(see --help)");
+        return rkv_errf(errmsg, RKV_EINVAL,
+                        "missing command: put, get, del, status or leader "
+                        "(see --help)");
     while (c < N_COMMANDS && strcmp(ops[0], commands[c].name) != 0)
         c++;
     if (c == N_COMMANDS)
-        return errf(errmsg, RKV_EINVAL, "unknown command '%.32s' (see --help)",
-                    ops[0]);
+        return rkv_errf(errmsg, RKV_EINVAL,
+                        "unknown command '%.32s' (see --help)", ops[0]);
     if (n - 1 != (size_t)commands[c].operands)
-        return errf(errmsg, RKV_EINVAL, "usage: raftkv-cli %s",
-                    commands[c].usage);
+        return rkv_errf(errmsg, RKV_EINVAL, "usage: raftkv-cli %s",
+                        commands[c].usage);
     out->cmd = commands[c].cmd;
     out->key = n > 1 ? ops[1] : NULL;
     out->value = n > 2 ? ops[2] : NULL;
     if (out->stale && out->cmd != CLI_CMD_GET)
-        return errf(errmsg, RKV_EINVAL, "--stale applies to get only");
+        return rkv_errf(errmsg, RKV_EINVAL, "--stale applies to get only");
     if (out->cluster != NULL && out->config != NULL)
-        return errf(errmsg, RKV_EINVAL, "give -c or --config, not both");
+        return rkv_errf(errmsg, RKV_EINVAL, "give -c or --config, not both");
     return 0;
 }
 
@@ -156,11 +144,11 @@ int cli_args_parse(int argc,
             if (rv == 0)
                 continue;
             if (n == 0)
-                return errf(errmsg, RKV_EINVAL,
-                            "unknown option '%.32s' (see --help)", a);
+                return rkv_errf(errmsg, RKV_EINVAL,
+                                "unknown option '%.32s' (see --help)", a);
         }
         if (n == WORDS_MAX + 1)
-            return errf(errmsg, RKV_EINVAL, "unexpected '%.32s'", a);
+            return rkv_errf(errmsg, RKV_EINVAL, "unexpected '%.32s'", a);
         ops[n++] = a;
     }
     return set_command(ops, n, out, errmsg);
@@ -181,7 +169,7 @@ int cli_args_nodes(const struct cli_args *a,
         if (rv != 0) {
             char inner[RKV_ERRMSG_LEN];
             memcpy(inner, errmsg, sizeof inner);
-            errf(errmsg, rv, "-c: %.200s", inner);
+            rkv_errf(errmsg, rv, "-c: %.200s", inner);
         }
         return rv;
     }

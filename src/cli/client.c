@@ -37,18 +37,6 @@ struct op
     const struct cli_http_session *session; /* writes only, else NULL */
 };
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* Prefix the message in `errmsg` with "<host>:<port>: ". Returns `code`. */
 static int wrap_node(const struct rkv_client_addr *a, char *errmsg, int code)
 {
@@ -56,8 +44,8 @@ static int wrap_node(const struct rkv_client_addr *a, char *errmsg, int code)
 
     memcpy(inner, errmsg, sizeof inner);
     inner[sizeof inner - 1] = '\0';
-    return errf(errmsg, code, "%.128s:%u: %.100s", a->host, (unsigned)a->port,
-                inner);
+    return rkv_errf(errmsg, code, "%.128s:%u: %.100s", a->host,
+                    (unsigned)a->port, inner);
 }
 
 int rkv_client_parse_addrs(const char *list,
@@ -74,7 +62,7 @@ int rkv_client_parse_addrs(const char *list,
         size_t len = strcspn(p, ",");
         int rv;
         if (count == max)
-            return errf(errmsg, RKV_EINVAL, "more than %zu addresses", max);
+            return rkv_errf(errmsg, RKV_EINVAL, "more than %zu addresses", max);
         rv = cli_addr_parse(p, len, &addrs[count], errmsg);
         if (rv != 0)
             return rv;
@@ -98,11 +86,11 @@ int rkv_client_open(const struct rkv_client_addr *nodes,
     size_t got;
 
     if (n == 0 || n > RKV_CLIENT_NODES_MAX)
-        return errf(errmsg, RKV_EINVAL, "%zu nodes: expected 1..%d", n,
-                    RKV_CLIENT_NODES_MAX);
+        return rkv_errf(errmsg, RKV_EINVAL, "%zu nodes: expected 1..%d", n,
+                        RKV_CLIENT_NODES_MAX);
     c = calloc(1, sizeof *c);
     if (c == NULL)
-        return errf(errmsg, RKV_ENOMEM, "out of memory");
+        return rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
     memcpy(c->nodes, nodes, n * sizeof *nodes);
     c->n_nodes = n;
     c->timeout_ms = timeout_ms != 0 ? timeout_ms : RKV_CLIENT_TIMEOUT_MS;
@@ -114,7 +102,7 @@ int rkv_client_open(const struct rkv_client_addr *nodes,
         (void)fclose(f); /* read-only */
     if (got != sizeof c->client_id) {
         free(c);
-        return errf(errmsg, RKV_EIO, "/dev/urandom: cannot read");
+        return rkv_errf(errmsg, RKV_EIO, "/dev/urandom: cannot read");
     }
     c->client_id += c->client_id == 0; /* 0 means "no session" */
     *out = c;
@@ -165,7 +153,7 @@ static int send_once(struct rkv_client *c,
     rv = cli_http_request(&c->req, op->method, op->target, a->host, a->port,
                           op->session, op->body, op->body_len);
     if (rv != 0)
-        return errf(errmsg, rv, "out of memory");
+        return rkv_errf(errmsg, rv, "out of memory");
     for (;;) {
         if (c->conn.fd < 0) {
             rv = cli_conn_open(&c->conn, a->host, a->port, deadline_ms, errmsg);
@@ -225,8 +213,9 @@ static int run(struct rkv_client *c,
         int rv;
 
         if (now >= deadline)
-            return errf(errmsg, RKV_ETIMEDOUT,
-                        "no answer within %u ms (%.200s)", c->timeout_ms, last);
+            return rkv_errf(errmsg, RKV_ETIMEDOUT,
+                            "no answer within %u ms (%.200s)", c->timeout_ms,
+                            last);
         cli_http_response_close(resp);
         rv = send_once(c, node, op, resp,
                        min64(deadline, now + RKV_CLIENT_ATTEMPT_MS), last);
@@ -237,8 +226,8 @@ static int run(struct rkv_client *c,
         if (rv == 0) {
             struct cli_reply_error e;
             cli_reply_error(resp->body.data, resp->body.len, &e);
-            errf(last, RKV_EUNAVAIL, "%s",
-                 e.message[0] != '\0' ? e.message : "unavailable (503)");
+            rkv_errf(last, RKV_EUNAVAIL, "%s",
+                     e.message[0] != '\0' ? e.message : "unavailable (503)");
             if (e.has_leader)
                 next = find_node(c, &e.leader);
         } else if (rv != RKV_ETIMEDOUT && rv != RKV_EIO) {
@@ -283,8 +272,8 @@ static int answer_error(const struct rkv_client *c,
             code = RKV_EINTERNAL;
             break;
     }
-    errf(errmsg, code, "HTTP %d: %s", resp->status,
-         e.message[0] != '\0' ? e.message : "(no message)");
+    rkv_errf(errmsg, code, "HTTP %d: %s", resp->status,
+             e.message[0] != '\0' ? e.message : "(no message)");
     return wrap_node(&c->nodes[c->target], errmsg, code);
 }
 
@@ -359,12 +348,12 @@ int rkv_client_get(struct rkv_client *c,
 
     assert(c != NULL && value != NULL && value_len != NULL);
     if (key_len == 0)
-        return errf(errmsg, RKV_EINVAL, "empty key");
+        return rkv_errf(errmsg, RKV_EINVAL, "empty key");
     rkv_buf_init(&target);
     cli_http_response_init(&resp);
     rv = cli_http_kv_target(&target, key, key_len, stale);
     if (rv != 0) {
-        rv = errf(errmsg, rv, "out of memory");
+        rv = rkv_errf(errmsg, rv, "out of memory");
         goto out;
     }
     op.target = (const char *)target.data;
@@ -392,12 +381,12 @@ int rkv_client_del(struct rkv_client *c,
 
     assert(c != NULL);
     if (key_len == 0)
-        return errf(errmsg, RKV_EINVAL, "empty key");
+        return rkv_errf(errmsg, RKV_EINVAL, "empty key");
     rkv_buf_init(&target);
     cli_http_response_init(&resp);
     rv = cli_http_kv_target(&target, key, key_len, false);
     if (rv != 0) {
-        rv = errf(errmsg, rv, "out of memory");
+        rv = rkv_errf(errmsg, rv, "out of memory");
         goto out;
     }
     op.target = (const char *)target.data;
@@ -427,8 +416,8 @@ static int status_once(struct rkv_client *c,
     if (rv == 0 && resp.status != 200) {
         struct cli_reply_error e;
         cli_reply_error(resp.body.data, resp.body.len, &e);
-        rv = errf(errmsg, RKV_EINTERNAL, "HTTP %d: %s", resp.status,
-                  e.message[0] != '\0' ? e.message : "(no message)");
+        rv = rkv_errf(errmsg, RKV_EINTERNAL, "HTTP %d: %s", resp.status,
+                      e.message[0] != '\0' ? e.message : "(no message)");
     } else if (rv == 0) {
         rv = cli_reply_status(resp.body.data, resp.body.len, st, errmsg);
     }
@@ -472,7 +461,7 @@ int rkv_client_leader(struct rkv_client *c,
                 break;
             rv = status_once(c, i, min64(deadline, now + attempt_ms), &s, last);
             if (rv == RKV_ENOMEM)
-                return errf(errmsg, rv, "out of memory");
+                return rkv_errf(errmsg, rv, "out of memory");
             if (rv != 0)
                 wrap_node(&c->nodes[i], last, rv);
             answered += rv == 0;
@@ -490,13 +479,13 @@ int rkv_client_leader(struct rkv_client *c,
             return 0;
         }
         if (answered > 0)
-            errf(last, 0, "%zu of %zu nodes answered, none leads", answered,
-                 c->n_nodes);
+            rkv_errf(last, 0, "%zu of %zu nodes answered, none leads", answered,
+                     c->n_nodes);
         left = deadline - cli_now_ms();
         if (left <= 0)
-            return errf(errmsg, RKV_ETIMEDOUT,
-                        "no leader found within %u ms (%.200s)", c->timeout_ms,
-                        last);
+            return rkv_errf(errmsg, RKV_ETIMEDOUT,
+                            "no leader found within %u ms (%.200s)",
+                            c->timeout_ms, last);
         cli_sleep_ms(min64(backoff, left));
         backoff = min64(2 * backoff, RKV_CLIENT_BACKOFF_MAX_MS);
     }

@@ -20,18 +20,6 @@
 
 #define RECV_CHUNK 65536 /* bytes read per recv() */
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int64_t cli_now_ms(void)
 {
     struct timespec ts;
@@ -81,12 +69,12 @@ static int wait_fd(int fd,
         int n;
 
         if (left <= 0)
-            return errf(errmsg, RKV_ETIMEDOUT, "%s timed out", what);
+            return rkv_errf(errmsg, RKV_ETIMEDOUT, "%s timed out", what);
         n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
         if (n > 0)
             return 0; /* ready, or an error the next call reports */
         if (n < 0 && errno != EINTR)
-            return errf(errmsg, RKV_EIO, "poll: %s", strerror(errno));
+            return rkv_errf(errmsg, RKV_EIO, "poll: %s", strerror(errno));
     }
 }
 
@@ -102,23 +90,23 @@ static int connect_one(const struct addrinfo *ai,
 
     fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd < 0)
-        return errf(errmsg, RKV_EIO, "socket: %s", strerror(errno));
+        return rkv_errf(errmsg, RKV_EIO, "socket: %s", strerror(errno));
     flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-        rv = errf(errmsg, RKV_EIO, "socket options: %s", strerror(errno));
+        rv = rkv_errf(errmsg, RKV_EIO, "socket options: %s", strerror(errno));
         goto err_after_socket;
     }
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS) {
-            rv = errf(errmsg, RKV_EIO, "connect: %s", strerror(errno));
+            rv = rkv_errf(errmsg, RKV_EIO, "connect: %s", strerror(errno));
             goto err_after_socket;
         }
         rv = wait_fd(fd, POLLOUT, deadline_ms, "connect", errmsg);
         if (rv == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
         if (rv == 0 && err != 0)
-            rv = errf(errmsg, RKV_EIO, "connect: %s", strerror(err));
+            rv = rkv_errf(errmsg, RKV_EIO, "connect: %s", strerror(err));
         if (rv != 0)
             goto err_after_socket;
     }
@@ -149,7 +137,7 @@ int cli_conn_open(struct cli_conn *c,
     snprintf(service, sizeof service, "%u", (unsigned)port);
     rv = getaddrinfo(host, service, &hints, &res);
     if (rv != 0)
-        return errf(errmsg, RKV_EIO, "resolve: %s", gai_strerror(rv));
+        return rkv_errf(errmsg, RKV_EIO, "resolve: %s", gai_strerror(rv));
     rv = RKV_EIO;
     for (const struct addrinfo *ai = res; ai != NULL && rv != 0;
          ai = ai->ai_next) {
@@ -177,7 +165,7 @@ static int send_all(int fd,
             return rv;
         n = send(fd, req->data + sent, req->len - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return errf(errmsg, RKV_EIO, "send: %s", strerror(errno));
+            return rkv_errf(errmsg, RKV_EIO, "send: %s", strerror(errno));
         if (n > 0)
             sent += (size_t)n;
     }
@@ -209,7 +197,7 @@ int cli_conn_exchange(struct cli_conn *c,
             (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             continue;
         if (n < 0)
-            return errf(errmsg, RKV_EIO, "recv: %s", strerror(errno));
+            return rkv_errf(errmsg, RKV_EIO, "recv: %s", strerror(errno));
         *received += (size_t)n;
         rv = cli_http_response_feed(resp, chunk, (size_t)n, errmsg);
         if (rv == RKV_EAGAIN)

@@ -165,18 +165,6 @@ static int on_message_complete(http_parser *p)
     return 0;
 }
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int cli_http_response_feed(struct cli_http_response *r,
                            const uint8_t *data,
                            size_t len,
@@ -188,7 +176,7 @@ int cli_http_response_feed(struct cli_http_response *r,
     assert(!r->done);
     assert(data != NULL || len == 0);
     if (r->rv != 0)
-        return errf(errmsg, RKV_EPROTO, "answer already refused");
+        return rkv_errf(errmsg, RKV_EPROTO, "answer already refused");
     n = http_parser_execute(&r->parser, &response_settings, (const char *)data,
                             len);
     if (r->done) {
@@ -198,18 +186,18 @@ int cli_http_response_feed(struct cli_http_response *r,
     }
     e = HTTP_PARSER_ERRNO(&r->parser);
     if (r->rv == RKV_ETOOBIG)
-        return errf(errmsg, r->rv, "answer body over %u bytes",
-                    CLI_HTTP_BODY_MAX);
+        return rkv_errf(errmsg, r->rv, "answer body over %u bytes",
+                        CLI_HTTP_BODY_MAX);
     if (r->rv != 0)
-        return errf(errmsg, r->rv, "out of memory reading the answer");
+        return rkv_errf(errmsg, r->rv, "out of memory reading the answer");
     if (e != HPE_OK) {
         r->rv = RKV_EPROTO;
-        return errf(errmsg, r->rv, "bad HTTP answer: %s",
-                    http_errno_description(e));
+        return rkv_errf(errmsg, r->rv, "bad HTTP answer: %s",
+                        http_errno_description(e));
     }
     if (len == 0) {
         r->rv = RKV_EPROTO;
-        return errf(errmsg, r->rv, "connection closed before the answer");
+        return rkv_errf(errmsg, r->rv, "connection closed before the answer");
     }
     return RKV_EAGAIN;
 }

@@ -10,18 +10,6 @@
 
 #include "raftkv/err.h"
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int cli_addr_parse(const char *s,
                    size_t len,
                    struct rkv_client_addr *addr,
@@ -34,11 +22,11 @@ int cli_addr_parse(const char *s,
     while (colon > 0 && s[colon - 1] != ':')
         colon--;
     if (colon <= 1)
-        return errf(errmsg, RKV_EINVAL, "'%.*s': expected HOST:PORT",
-                    (int)(len > 64 ? 64 : len), s);
+        return rkv_errf(errmsg, RKV_EINVAL, "'%.*s': expected HOST:PORT",
+                        (int)(len > 64 ? 64 : len), s);
     if (colon - 1 > RKV_CLIENT_HOST_MAX)
-        return errf(errmsg, RKV_EINVAL, "host longer than %d bytes",
-                    RKV_CLIENT_HOST_MAX);
+        return rkv_errf(errmsg, RKV_EINVAL, "host longer than %d bytes",
+                        RKV_CLIENT_HOST_MAX);
     for (size_t i = colon; i < len && port <= UINT16_MAX; i++) {
         if (s[i] < '0' || s[i] > '9')
             port = UINT16_MAX + 1;
@@ -46,8 +34,8 @@ int cli_addr_parse(const char *s,
             port = port * 10 + (unsigned)(s[i] - '0');
     }
     if (colon == len || port == 0 || port > UINT16_MAX)
-        return errf(errmsg, RKV_EINVAL, "'%.*s': port is not 1..65535",
-                    (int)(len > 64 ? 64 : len), s);
+        return rkv_errf(errmsg, RKV_EINVAL, "'%.*s': port is not 1..65535",
+                        (int)(len > 64 ? 64 : len), s);
     memcpy(addr->host, s, colon - 1);
     addr->host[colon - 1] = '\0';
     addr->port = (uint16_t)port;
@@ -108,18 +96,18 @@ int cli_reply_put_body(struct rkv_buf *out,
     assert(key != NULL || key_len == 0);
     assert(value != NULL || value_len == 0);
     if (key_len == 0)
-        return errf(errmsg, RKV_EINVAL, "empty key");
+        return rkv_errf(errmsg, RKV_EINVAL, "empty key");
     if (!cli_utf8_valid(key, key_len))
-        return errf(errmsg, RKV_EINVAL, "key is not valid UTF-8");
+        return rkv_errf(errmsg, RKV_EINVAL, "key is not valid UTF-8");
     if (!cli_utf8_valid(value, value_len))
-        return errf(errmsg, RKV_EINVAL, "value is not valid UTF-8");
+        return rkv_errf(errmsg, RKV_EINVAL, "value is not valid UTF-8");
     /* Both strings are valid UTF-8, so a NULL here is out of memory. */
     doc = json_pack("{s:s%,s:s%}", "key", key, key_len, "value",
                     value != NULL ? value : "", value_len);
     if (doc == NULL)
-        return errf(errmsg, RKV_ENOMEM, "out of memory");
+        return rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
     if (json_dump_callback(doc, append_json, out, JSON_COMPACT) != 0)
-        rv = errf(errmsg, RKV_ENOMEM, "out of memory");
+        rv = rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
     json_decref(doc);
     return rv;
 }
@@ -133,12 +121,12 @@ static json_t *load_object(const uint8_t *body, size_t len, char *errmsg)
 
     doc = json_loadb((const char *)body, len, JSON_ALLOW_NUL, &e);
     if (doc == NULL) {
-        errf(errmsg, RKV_EPROTO, "answer is not JSON: %s", e.text);
+        rkv_errf(errmsg, RKV_EPROTO, "answer is not JSON: %s", e.text);
         return NULL;
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        errf(errmsg, RKV_EPROTO, "answer is not a JSON object");
+        rkv_errf(errmsg, RKV_EPROTO, "answer is not a JSON object");
         return NULL;
     }
     return doc;
@@ -159,8 +147,8 @@ static int get_u64(const json_t *doc,
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return errf(errmsg, RKV_EPROTO,
-                    "answer lacks the non-negative integer \"%s\"", name);
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "answer lacks the non-negative integer \"%s\"", name);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -196,13 +184,13 @@ int cli_reply_get(const uint8_t *body,
         return RKV_EPROTO;
     v = json_object_get(doc, "value");
     if (!json_is_string(v)) {
-        rv = errf(errmsg, RKV_EPROTO, "answer lacks the string \"value\"");
+        rv = rkv_errf(errmsg, RKV_EPROTO, "answer lacks the string \"value\"");
         goto out;
     }
     n = json_string_length(v);
     copy = malloc(n + 1);
     if (copy == NULL) {
-        rv = errf(errmsg, RKV_ENOMEM, "out of memory");
+        rv = rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(copy, json_string_value(v), n + 1);
@@ -227,7 +215,7 @@ int cli_reply_status(const uint8_t *body,
     role = json_object_get(doc, "role");
     if (!json_is_string(role) || json_string_length(role) >= sizeof st->role ||
         strlen(json_string_value(role)) != json_string_length(role)) {
-        rv = errf(errmsg, RKV_EPROTO, "answer lacks a valid \"role\"");
+        rv = rkv_errf(errmsg, RKV_EPROTO, "answer lacks a valid \"role\"");
         goto out;
     }
     memcpy(st->role, json_string_value(role), json_string_length(role) + 1);

@@ -29,23 +29,6 @@ _Static_assert(HTTP_URL_MAX < HTTP_HEADER_MAX,
 _Static_assert(HTTP_HEADER_MAX < HTTP_MAX_HEADER_SIZE,
                "our head limit must fire before the library's");
 
-static int fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Every error of this file goes through here: one breakpoint site. */
-static int fail(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    assert(code < 0);
-    if (errmsg != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* Record a callback's error and stop the library (non-zero return). */
 static int cb_fail(struct http_parser_state *st, int rv)
 {
@@ -164,7 +147,8 @@ static int commit_header(struct http_parser_state *st)
     if (slot == NULL)
         return 0;
     if (slot->off != RANGE_NONE)
-        return fail(st->errmsg, RKV_EPROTO, "duplicate %s header", canonical);
+        return rkv_errf(st->errmsg, RKV_EPROTO, "duplicate %s header",
+                        canonical);
     /* RFC 7230 §3.2: optional whitespace may trail the value. */
     while (v.len > 0 && (st->base[v.off + v.len - 1] == ' ' ||
                          st->base[v.off + v.len - 1] == '\t'))
@@ -181,11 +165,11 @@ static int on_url(http_parser *p, const char *at, size_t n)
         return 0;
     if (n > HTTP_URL_MAX - st->url.len)
         return cb_fail(
-            st, fail(st->errmsg, RKV_ETOOBIG,
-                     "request target longer than %d bytes", HTTP_URL_MAX));
+            st, rkv_errf(st->errmsg, RKV_ETOOBIG,
+                         "request target longer than %d bytes", HTTP_URL_MAX));
     if (!range_add(st, &st->url, st->url.len > 0, at, n))
-        return cb_fail(st, fail(st->errmsg, RKV_EINTERNAL,
-                                "request target arrived out of order"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EINTERNAL,
+                                    "request target arrived out of order"));
     return 0;
 }
 
@@ -214,18 +198,18 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     if (n == 0)
         return 0;
     if (!is_token(at, n))
-        return cb_fail(st, fail(st->errmsg, RKV_EPROTO,
-                                "malformed request: invalid character in "
-                                "a header name"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EPROTO,
+                                    "malformed request: invalid character in "
+                                    "a header name"));
     if (st->last_cb == CB_VALUE) {
         rv = commit_header(st);
         if (rv != 0)
             return cb_fail(st, rv);
     }
     if (!range_add(st, &st->field, st->last_cb == CB_FIELD, at, n))
-        return cb_fail(st, fail(st->errmsg, RKV_EPROTO,
-                                "malformed request: header line without "
-                                "a value"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EPROTO,
+                                    "malformed request: header line without "
+                                    "a value"));
     st->last_cb = CB_FIELD;
     return 0;
 }
@@ -237,8 +221,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     /* A value continued on the next line (obs-fold) arrives as a second,
      * non-adjacent piece; RFC 7230 §3.2.4 lets a server reject it. */
     if (!range_add(st, &st->value, st->last_cb == CB_VALUE, at, n))
-        return cb_fail(st, fail(st->errmsg, RKV_EPROTO,
-                                "folded header lines are not supported"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EPROTO,
+                                    "folded header lines are not supported"));
     st->last_cb = CB_VALUE;
     return 0;
 }
@@ -254,19 +238,19 @@ static int on_headers_complete(http_parser *p)
             return cb_fail(st, rv);
     }
     if (p->http_major != 1 || p->http_minor > 1)
-        return cb_fail(
-            st, fail(st->errmsg, RKV_EPROTO, "unsupported HTTP version %u.%u",
-                     p->http_major, p->http_minor));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EPROTO,
+                                    "unsupported HTTP version %u.%u",
+                                    p->http_major, p->http_minor));
     if (p->flags & F_CHUNKED)
-        return cb_fail(st, fail(st->errmsg, RKV_EPROTO,
-                                "chunked request bodies are not supported: "
-                                "send Content-Length"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EPROTO,
+                                    "chunked request bodies are not supported: "
+                                    "send Content-Length"));
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_MAX)
         return cb_fail(
-            st, fail(st->errmsg, RKV_ETOOBIG,
-                     "request body of %llu bytes exceeds the "
-                     "limit of %u bytes",
-                     (unsigned long long)p->content_length, HTTP_BODY_MAX));
+            st, rkv_errf(st->errmsg, RKV_ETOOBIG,
+                         "request body of %llu bytes exceeds the "
+                         "limit of %u bytes",
+                         (unsigned long long)p->content_length, HTTP_BODY_MAX));
     st->headers_done = true;
     /* RFC 7231 §5.1.1: only HTTP/1.1 clients wait for "100 Continue". */
     st->continue_pending = p->http_minor == 1 && st->expect.off != RANGE_NONE &&
@@ -283,8 +267,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
     /* Without chunked encoding the body is one run of bytes. */
     if (!range_add(st, &st->body, st->body.len > 0, at, n))
-        return cb_fail(st, fail(st->errmsg, RKV_EINTERNAL,
-                                "request body arrived out of order"));
+        return cb_fail(st, rkv_errf(st->errmsg, RKV_EINTERNAL,
+                                    "request body arrived out of order"));
     return 0;
 }
 
@@ -329,16 +313,16 @@ static int feed(struct http_parser_state *st, size_t len)
             return st->rv;
         e = HTTP_PARSER_ERRNO(&st->parser);
         if (e != HPE_OK)
-            return fail(st->errmsg, RKV_EPROTO, "malformed request: %s",
-                        http_errno_description(e));
+            return rkv_errf(st->errmsg, RKV_EPROTO, "malformed request: %s",
+                            http_errno_description(e));
         /* Without an error the library takes every byte: never spin. */
         if (n != chunk)
-            return fail(st->errmsg, RKV_EINTERNAL,
-                        "http-parser stopped without an error");
+            return rkv_errf(st->errmsg, RKV_EINTERNAL,
+                            "http-parser stopped without an error");
         if (!st->headers_done && st->fed_bytes >= HTTP_HEADER_MAX)
-            return fail(st->errmsg, RKV_ETOOBIG,
-                        "request line and headers exceed %d bytes",
-                        HTTP_HEADER_MAX);
+            return rkv_errf(st->errmsg, RKV_ETOOBIG,
+                            "request line and headers exceed %d bytes",
+                            HTTP_HEADER_MAX);
     }
     return RKV_EAGAIN;
 }
@@ -419,15 +403,16 @@ static int parse_query(struct scratch *s,
 
         if (end > i) { /* "a&&b" has an empty piece: skip it */
             if (req->n_params == HTTP_PARAMS_MAX)
-                return fail(errmsg, RKV_EPROTO, "more than %d query parameters",
-                            HTTP_PARAMS_MAX);
+                return rkv_errf(errmsg, RKV_EPROTO,
+                                "more than %d query parameters",
+                                HTTP_PARAMS_MAX);
             prm = &req->params[req->n_params];
             if (decode(s, q + i, name_end - i, true, &prm->name,
                        &prm->name_len) != 0 ||
                 decode(s, q + value_start, end - value_start, true, &prm->value,
                        &prm->value_len) != 0)
-                return fail(errmsg, RKV_EPROTO,
-                            "bad percent-encoding in the query string");
+                return rkv_errf(errmsg, RKV_EPROTO,
+                                "bad percent-encoding in the query string");
             req->n_params++;
         }
         i = end + 1;
@@ -450,14 +435,14 @@ static int parse_target(const struct http_parser_state *st,
     http_parser_url_init(&u);
     if (http_parser_parse_url(url, st->url.len,
                               st->parser.method == HTTP_CONNECT, &u) != 0)
-        return fail(errmsg, RKV_EPROTO, "malformed request target");
+        return rkv_errf(errmsg, RKV_EPROTO, "malformed request target");
     /* An absolute-form target ("http://host") may have no path. */
     if (u.field_set & (1 << UF_PATH)) {
         path = url + u.field_data[UF_PATH].off;
         path_len = u.field_data[UF_PATH].len;
     }
     if (decode(&s, path, path_len, false, &req->path, &req->path_len) != 0)
-        return fail(errmsg, RKV_EPROTO, "bad percent-encoding in the path");
+        return rkv_errf(errmsg, RKV_EPROTO, "bad percent-encoding in the path");
     req->n_params = 0;
     if (u.field_set & (1 << UF_QUERY))
         return parse_query(&s, url + u.field_data[UF_QUERY].off,
@@ -496,16 +481,16 @@ static int parse_session(const struct http_parser_state *st,
     if (!has_id && !has_seq)
         return 0;
     if (!has_id || !has_seq)
-        return fail(errmsg, RKV_EPROTO,
-                    "X-Client-Id and X-Request-Seq go together");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "X-Client-Id and X-Request-Seq go together");
     if (!parse_u64(st->base + st->client_id.off, st->client_id.len,
                    &req->client_id))
-        return fail(errmsg, RKV_EPROTO,
-                    "X-Client-Id must be a decimal integer below 2^64");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "X-Client-Id must be a decimal integer below 2^64");
     if (!parse_u64(st->base + st->request_seq.off, st->request_seq.len,
                    &req->request_seq))
-        return fail(errmsg, RKV_EPROTO,
-                    "X-Request-Seq must be a decimal integer below 2^64");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "X-Request-Seq must be a decimal integer below 2^64");
     req->has_session = true;
     return 0;
 }
@@ -525,8 +510,8 @@ static int build_request(const struct http_parser_state *st,
      * final CR as its LF; insist on the LF (the head is what precedes the
      * body, and it ends with the blank line). */
     if (st->base[st->fed_bytes - st->body.len - 1] != '\n')
-        return fail(errmsg, RKV_EPROTO,
-                    "malformed request: LF character expected");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "malformed request: LF character expected");
     req->method = (enum http_method)p->method;
     req->version_minor = p->http_minor;
     req->keep_alive = http_should_keep_alive(p) != 0;

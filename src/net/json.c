@@ -14,23 +14,6 @@
 #define JSON_ENCODE_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 #define FIELD_SHOWN_MAX 32 /* bytes of an unknown field name quoted back */
 
-static int fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Every error of this file goes through here: one breakpoint site. */
-static int fail(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    assert(code < 0);
-    if (errmsg != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* Copy at most cap - 1 bytes of `src` into `dst`, NUL-terminated, with every
  * byte outside printable ASCII replaced by '?': text from a client (or
  * quoted by jansson from one) becomes safe to log and to put in JSON. */
@@ -54,9 +37,10 @@ static int string_field(json_t *doc,
     json_t *v = json_object_get(doc, name);
 
     if (v == NULL)
-        return fail(errmsg, RKV_EPROTO, "missing field \"%s\"", name);
+        return rkv_errf(errmsg, RKV_EPROTO, "missing field \"%s\"", name);
     if (!json_is_string(v))
-        return fail(errmsg, RKV_EPROTO, "field \"%s\" must be a string", name);
+        return rkv_errf(errmsg, RKV_EPROTO, "field \"%s\" must be a string",
+                        name);
     *out = json_string_value(v);
     *out_len = json_string_length(v);
     return 0;
@@ -75,7 +59,7 @@ static int check_fields(json_t *doc, char *errmsg)
         if (strcmp(name, "key") == 0 || strcmp(name, "value") == 0)
             continue;
         printable_copy(shown, sizeof shown, name);
-        return fail(errmsg, RKV_EPROTO, "unknown field \"%s\"", shown);
+        return rkv_errf(errmsg, RKV_EPROTO, "unknown field \"%s\"", shown);
     }
     return 0;
 }
@@ -91,18 +75,19 @@ int http_kv_put_parse(const uint8_t *body,
 
     assert(body != NULL || len == 0);
     if (len == 0)
-        return fail(errmsg, RKV_EPROTO,
-                    "empty body: expected {\"key\": ..., \"value\": ...}");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "empty body: expected {\"key\": ..., \"value\": ...}");
     p.doc = json_loadb((const char *)body, len, JSON_DECODE_FLAGS, &jerr);
     if (p.doc == NULL) {
         char text[JSON_ERROR_TEXT_LENGTH];
         printable_copy(text, sizeof text, jerr.text);
-        return fail(errmsg, RKV_EPROTO, "invalid JSON at byte %d: %s",
-                    jerr.position, text);
+        return rkv_errf(errmsg, RKV_EPROTO, "invalid JSON at byte %d: %s",
+                        jerr.position, text);
     }
     if (!json_is_object(p.doc)) {
-        rv = fail(errmsg, RKV_EPROTO,
-                  "body must be a JSON object {\"key\": ..., \"value\": ...}");
+        rv = rkv_errf(
+            errmsg, RKV_EPROTO,
+            "body must be a JSON object {\"key\": ..., \"value\": ...}");
         goto err_after_load;
     }
     rv = check_fields(p.doc, errmsg);
@@ -115,7 +100,7 @@ int http_kv_put_parse(const uint8_t *body,
     if (rv != 0)
         goto err_after_load;
     if (p.key_len == 0) {
-        rv = fail(errmsg, RKV_EPROTO, "field \"key\" must not be empty");
+        rv = rkv_errf(errmsg, RKV_EPROTO, "field \"key\" must not be empty");
         goto err_after_load;
     }
     *put = p;

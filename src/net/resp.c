@@ -18,23 +18,6 @@
  * to spare. Longer means garbage, which Redis calls a "too big count". */
 #define LENGTH_LINE_MAX 32
 
-static int fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Every error of this file goes through here: one breakpoint site. */
-static int fail(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    assert(code < 0);
-    if (errmsg != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* Redis's string2ll() rules: "0", or an optional '-' and digits without a
  * leading zero; no '+', no spaces, |value| <= INT64_MAX. */
 static bool parse_i64(const uint8_t *p, size_t n, int64_t *out)
@@ -80,16 +63,16 @@ static int read_length(const uint8_t *buf,
     if (nl == NULL) {
         if (avail < LENGTH_LINE_MAX)
             return RKV_EAGAIN;
-        return fail(errmsg, RKV_EPROTO,
-                    bulk ? "Protocol error: too big bulk count string"
-                         : "Protocol error: too big mbulk count string");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        bulk ? "Protocol error: too big bulk count string"
+                             : "Protocol error: too big mbulk count string");
     }
     end = (size_t)(nl - buf);
     if (end == start || buf[end - 1] != '\r' ||
         !parse_i64(buf + start, end - 1 - start, value))
-        return fail(errmsg, RKV_EPROTO,
-                    bulk ? "Protocol error: invalid bulk length"
-                         : "Protocol error: invalid multibulk length");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        bulk ? "Protocol error: invalid bulk length"
+                             : "Protocol error: invalid multibulk length");
     *pos = end + 1;
     assert(*pos <= len);
     return 0;
@@ -121,27 +104,29 @@ static int read_bulk(const uint8_t *buf,
     if (buf[*pos] != '$') {
         char shown[5];
         show_byte(buf[*pos], shown);
-        return fail(errmsg, RKV_EPROTO,
-                    "Protocol error: expected '$', got '%s'", shown);
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "Protocol error: expected '$', got '%s'", shown);
     }
     rv = read_length(buf, len, pos, true, &n, errmsg);
     if (rv != 0)
         return rv;
     if (n < 0)
-        return fail(errmsg, RKV_EPROTO, "Protocol error: invalid bulk length");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "Protocol error: invalid bulk length");
     /* Refuse as soon as the length is announced, before buffering it. */
     if (n > RESP_BULK_MAX)
-        return fail(errmsg, RKV_ETOOBIG, "Protocol error: invalid bulk length");
+        return rkv_errf(errmsg, RKV_ETOOBIG,
+                        "Protocol error: invalid bulk length");
     *total += (size_t)n;
     if (*total > RESP_COMMAND_MAX)
-        return fail(errmsg, RKV_ETOOBIG,
-                    "Protocol error: command larger than %u bytes",
-                    RESP_COMMAND_MAX);
+        return rkv_errf(errmsg, RKV_ETOOBIG,
+                        "Protocol error: command larger than %u bytes",
+                        RESP_COMMAND_MAX);
     if (len - *pos < (size_t)n + 2)
         return RKV_EAGAIN;
     if (buf[*pos + (size_t)n] != '\r' || buf[*pos + (size_t)n + 1] != '\n')
-        return fail(errmsg, RKV_EPROTO,
-                    "Protocol error: expected CRLF after bulk data");
+        return rkv_errf(errmsg, RKV_EPROTO,
+                        "Protocol error: expected CRLF after bulk data");
     arg->data = buf + *pos;
     arg->len = (size_t)n;
     *pos += (size_t)n + 2;
@@ -164,8 +149,8 @@ static int parse_multibulk(const uint8_t *buf,
         return rv;
     cmd->argc = 0;
     if (count > RESP_ARGS_MAX)
-        return fail(errmsg, RKV_ETOOBIG,
-                    "Protocol error: invalid multibulk length");
+        return rkv_errf(errmsg, RKV_ETOOBIG,
+                        "Protocol error: invalid multibulk length");
     /* Redis skips "*0" and "*-1" without a reply. */
     for (int64_t i = 0; i < count; i++) {
         rv = read_bulk(buf, len, &pos, &total, &cmd->argv[i], errmsg);
@@ -297,13 +282,13 @@ static int split_inline(const uint8_t *line,
         if (s.i == n)
             return 0;
         if (cmd->argc == RESP_ARGS_MAX)
-            return fail(errmsg, RKV_ETOOBIG,
-                        "Protocol error: too many arguments in inline "
-                        "request");
+            return rkv_errf(errmsg, RKV_ETOOBIG,
+                            "Protocol error: too many arguments in inline "
+                            "request");
         start = s.w;
         if (!read_arg(&s))
-            return fail(errmsg, RKV_EPROTO,
-                        "Protocol error: unbalanced quotes in request");
+            return rkv_errf(errmsg, RKV_EPROTO,
+                            "Protocol error: unbalanced quotes in request");
         assert(s.w <= s.i);
         cmd->argv[cmd->argc].data = cmd->scratch + start;
         cmd->argv[cmd->argc].len = s.w - start;
@@ -325,8 +310,8 @@ static int parse_inline(const uint8_t *buf,
     /* The line, "\n" included, must fit in RESP_INLINE_MAX bytes. */
     if (nl == NULL) {
         if (len >= RESP_INLINE_MAX)
-            return fail(errmsg, RKV_ETOOBIG,
-                        "Protocol error: too big inline request");
+            return rkv_errf(errmsg, RKV_ETOOBIG,
+                            "Protocol error: too big inline request");
         return RKV_EAGAIN;
     }
     /* Redis accepts a bare "\n" as well as "\r\n". */

@@ -60,19 +60,6 @@ struct token
     size_t len;    /* bytes */
 };
 
-static int errf(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Format `fmt` into the caller's RKV_ERRMSG_LEN buffer; return `code`. */
-static int errf(char *errmsg, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static int wrapf(char *errmsg, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -143,11 +130,11 @@ static int parse_id(const char *s, size_t len, raft_id *id, char *errmsg)
     uint64_t v;
 
     if (!is_digits(s, len))
-        return errf(errmsg, RKV_ECONFIG, "node id '%.*s' is not a number",
-                    (int)len, s);
+        return rkv_errf(errmsg, RKV_ECONFIG, "node id '%.*s' is not a number",
+                        (int)len, s);
     if (!parse_number(s, len, 10, CONFIG_ID_MAX, &v) || v == 0)
-        return errf(errmsg, RKV_ECONFIG, "node id %.*s out of range 1..%u",
-                    (int)len, s, CONFIG_ID_MAX);
+        return rkv_errf(errmsg, RKV_ECONFIG, "node id %.*s out of range 1..%u",
+                        (int)len, s, CONFIG_ID_MAX);
     *id = v;
     return 0;
 }
@@ -162,11 +149,11 @@ static int parse_port(const char *s,
     uint64_t v;
 
     if (!is_digits(s, len))
-        return errf(errmsg, RKV_ECONFIG, "%s '%.*s' is not a number", what,
-                    (int)len, s);
+        return rkv_errf(errmsg, RKV_ECONFIG, "%s '%.*s' is not a number", what,
+                        (int)len, s);
     if (!parse_number(s, len, 10, UINT16_MAX, &v) || v == 0)
-        return errf(errmsg, RKV_ECONFIG, "%s %.*s out of range 1..65535", what,
-                    (int)len, s);
+        return rkv_errf(errmsg, RKV_ECONFIG, "%s %.*s out of range 1..65535",
+                        what, (int)len, s);
     *port = (uint16_t)v;
     return 0;
 }
@@ -182,9 +169,9 @@ static int derive_port(unsigned base,
                        char *errmsg)
 {
     if (base + offset > UINT16_MAX)
-        return errf(errmsg, RKV_ECONFIG,
-                    "%s port %u (%s + %u) out of range 1..65535; %s", what,
-                    base + offset, base_name, offset, how);
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "%s port %u (%s + %u) out of range 1..65535; %s", what,
+                        base + offset, base_name, offset, how);
     *port = (uint16_t)(base + offset);
     return 0;
 }
@@ -194,15 +181,15 @@ static int derive_port(unsigned base,
 static int set_host(const char *s, size_t len, char *host, char *errmsg)
 {
     if (len == 0)
-        return errf(errmsg, RKV_ECONFIG, "empty host");
+        return rkv_errf(errmsg, RKV_ECONFIG, "empty host");
     if (len > CONFIG_HOST_MAX)
-        return errf(errmsg, RKV_ECONFIG, "host longer than %d bytes",
-                    CONFIG_HOST_MAX);
+        return rkv_errf(errmsg, RKV_ECONFIG, "host longer than %d bytes",
+                        CONFIG_HOST_MAX);
     for (size_t i = 0; i < len; i++)
         if (s[i] <= ' ' || s[i] > '~')
-            return errf(errmsg, RKV_ECONFIG,
-                        "host '%.*s' has an invalid byte 0x%02x", (int)len, s,
-                        (unsigned)(unsigned char)s[i]);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "host '%.*s' has an invalid byte 0x%02x", (int)len,
+                            s, (unsigned)(unsigned char)s[i]);
     memcpy(host, s, len);
     host[len] = '\0';
     return 0;
@@ -254,11 +241,11 @@ static int clash_error(const struct config_member *members,
     const struct config_member *m = &members[i];
     const struct config_member *o = &members[c->other];
 
-    return errf(errmsg, RKV_ECONFIG,
-                "%s:%u is both node %llu's %s port and node %llu's %s port",
-                m->host, (unsigned)member_port(m, c->kind),
-                (unsigned long long)o->id, port_kind_names[c->other_kind],
-                (unsigned long long)m->id, port_kind_names[c->kind]);
+    return rkv_errf(errmsg, RKV_ECONFIG,
+                    "%s:%u is both node %llu's %s port and node %llu's %s port",
+                    m->host, (unsigned)member_port(m, c->kind),
+                    (unsigned long long)o->id, port_kind_names[c->other_kind],
+                    (unsigned long long)m->id, port_kind_names[c->kind]);
 }
 
 /* Split line[0..len) (comment already cut) at spaces, tabs and '\r' into
@@ -282,8 +269,8 @@ static int tokenize(const char *line,
         for (start = i; i < len && line[i] > ' ' && line[i] <= '~'; i++)
             ;
         if (i == start)
-            return errf(errmsg, RKV_ECONFIG, "invalid byte 0x%02x",
-                        (unsigned)(unsigned char)line[i]);
+            return rkv_errf(errmsg, RKV_ECONFIG, "invalid byte 0x%02x",
+                            (unsigned)(unsigned char)line[i]);
         if (count == max) {
             *n = max + 1;
             return 0;
@@ -307,11 +294,11 @@ static int parse_member(const struct token *t,
     assert(n > 0 && n <= LINE_TOKENS_MAX + 1);
     assert(t[0].p != NULL);
     if (n < 3)
-        return errf(errmsg, RKV_ECONFIG, "expected '<ID> <HOST> <PORT>'");
+        return rkv_errf(errmsg, RKV_ECONFIG, "expected '<ID> <HOST> <PORT>'");
     if (n > LINE_TOKENS_MAX)
-        return errf(errmsg, RKV_ECONFIG,
-                    "expected at most '<ID> <HOST> <PORT> <HTTP_PORT> "
-                    "<RESP_PORT>'");
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "expected at most '<ID> <HOST> <PORT> <HTTP_PORT> "
+                        "<RESP_PORT>'");
     rv = parse_id(t[0].p, t[0].len, &m->id, errmsg);
     if (rv == 0)
         rv = set_host(t[1].p, t[1].len, m->host, errmsg);
@@ -345,11 +332,11 @@ static int check_new_member(const struct config_member *members,
         if (members[j].id != members[i].id)
             continue;
         if (lines != NULL)
-            return errf(errmsg, RKV_ECONFIG,
-                        "duplicate node id %llu (also on line %u)",
-                        (unsigned long long)members[i].id, lines[j]);
-        return errf(errmsg, RKV_ECONFIG, "duplicate node id %llu",
-                    (unsigned long long)members[i].id);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "duplicate node id %llu (also on line %u)",
+                            (unsigned long long)members[i].id, lines[j]);
+        return rkv_errf(errmsg, RKV_ECONFIG, "duplicate node id %llu",
+                        (unsigned long long)members[i].id);
     }
     if (find_clash(members, i, &c))
         return clash_error(members, i, &c, errmsg);
@@ -392,8 +379,8 @@ int config_parse_nodes(const char *text,
         if (rv == 0 && n_tokens == 0)
             continue;
         if (rv == 0 && n == CONFIG_MEMBERS_MAX)
-            rv = errf(errmsg, RKV_ECONFIG, "more than %d nodes",
-                      CONFIG_MEMBERS_MAX);
+            rv = rkv_errf(errmsg, RKV_ECONFIG, "more than %d nodes",
+                          CONFIG_MEMBERS_MAX);
         if (rv == 0)
             rv = parse_member(t, n_tokens, &members[n], errmsg);
         if (rv == 0)
@@ -403,7 +390,7 @@ int config_parse_nodes(const char *text,
         lines[n++] = line;
     }
     if (n == 0)
-        return errf(errmsg, RKV_ECONFIG, "%s: no nodes", name);
+        return rkv_errf(errmsg, RKV_ECONFIG, "%s: no nodes", name);
     qsort(members, n, sizeof *members, compare_members);
     *n_members = n;
     return 0;
@@ -422,20 +409,20 @@ int config_load_file(const char *path,
     assert(path != NULL);
     f = fopen(path, "rb");
     if (f == NULL)
-        return errf(errmsg, RKV_EIO, "%s: %s", path, strerror(errno));
+        return rkv_errf(errmsg, RKV_EIO, "%s: %s", path, strerror(errno));
     text = malloc(CONFIG_FILE_MAX + 1);
     if (text == NULL) {
-        rv = errf(errmsg, RKV_ENOMEM, "%s: out of memory", path);
+        rv = rkv_errf(errmsg, RKV_ENOMEM, "%s: out of memory", path);
         goto err_after_open;
     }
     len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
     if (ferror(f)) {
-        rv = errf(errmsg, RKV_EIO, "%s: %s", path, strerror(errno));
+        rv = rkv_errf(errmsg, RKV_EIO, "%s: %s", path, strerror(errno));
         goto err_after_alloc;
     }
     if (len > CONFIG_FILE_MAX) {
-        rv = errf(errmsg, RKV_ECONFIG, "%s: larger than %u bytes", path,
-                  CONFIG_FILE_MAX);
+        rv = rkv_errf(errmsg, RKV_ECONFIG, "%s: larger than %u bytes", path,
+                      CONFIG_FILE_MAX);
         goto err_after_alloc;
     }
     rv = config_parse_nodes(text, len, path, members, n_members, errmsg);
@@ -498,7 +485,8 @@ static int env_member(const char *name,
     while (digits > 0 && name[digits - 1] >= '0' && name[digits - 1] <= '9')
         digits--;
     if (digits == len)
-        return errf(errmsg, RKV_ECONFIG, "expected a name ending in a node id");
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "expected a name ending in a node id");
     rv = parse_id(name + digits, len - digits, &m->id, errmsg);
     if (rv == 0 && digits == 0)
         strcpy(m->host, SELF_HOST_NUMERIC);
@@ -533,11 +521,11 @@ static int env_peers(const char *list,
         while (colon > p && *colon != ':')
             colon--;
         if (colon == p)
-            return errf(errmsg, RKV_ECONFIG, "'%.*s': expected NAME:PORT",
-                        (int)len, p);
+            return rkv_errf(errmsg, RKV_ECONFIG, "'%.*s': expected NAME:PORT",
+                            (int)len, p);
         if (out->n_members == CONFIG_MEMBERS_MAX)
-            return errf(errmsg, RKV_ECONFIG, "more than %d nodes",
-                        CONFIG_MEMBERS_MAX);
+            return rkv_errf(errmsg, RKV_ECONFIG, "more than %d nodes",
+                            CONFIG_MEMBERS_MAX);
         rv = parse_port(colon + 1, len - (size_t)(colon + 1 - p), "port", &http,
                         errmsg);
         if (rv == 0)
@@ -551,7 +539,7 @@ static int env_peers(const char *list,
         out->n_members++;
         p += len + (p[len] == ',');
         if (p[-1] == ',' && *p == '\0')
-            return errf(errmsg, RKV_ECONFIG, "trailing ','");
+            return rkv_errf(errmsg, RKV_ECONFIG, "trailing ','");
     }
     return 0;
 }
@@ -631,13 +619,14 @@ static int scan_args(int argc,
                                   flag_names[f][name_len] != '\0'))
             f++;
         if (f == FLAG_COUNT && arg[0] == '-')
-            return errf(errmsg, RKV_ECONFIG,
-                        "unknown flag '%.64s' (see --help)", arg);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "unknown flag '%.64s' (see --help)", arg);
         if (f == FLAG_COUNT)
-            return errf(errmsg, RKV_ECONFIG,
-                        "unexpected argument '%.64s' (see --help)", arg);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "unexpected argument '%.64s' (see --help)", arg);
         if (eq == NULL && i + 1 == argc)
-            return errf(errmsg, RKV_ECONFIG, "%s needs a value", flag_names[f]);
+            return rkv_errf(errmsg, RKV_ECONFIG, "%s needs a value",
+                            flag_names[f]);
         values[f] = eq != NULL ? eq + 1 : argv[++i];
     }
     return 0;
@@ -650,8 +639,8 @@ static int parse_join(const char *v, struct node_config *out, char *errmsg)
     int rv;
 
     if (colon == NULL)
-        return errf(errmsg, RKV_ECONFIG, "--join '%.64s': expected HOST:PORT",
-                    v);
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "--join '%.64s': expected HOST:PORT", v);
     rv = set_host(v, (size_t)(colon - v), out->join_host, errmsg);
     if (rv == 0)
         rv = parse_port(colon + 1, strlen(colon + 1), "port", &out->join_port,
@@ -701,17 +690,17 @@ static int load_members(const char *values[FLAG_COUNT],
             return wrapf(errmsg, rv, "--id");
     }
     if (path == NULL && env_get(envp, "NODE_ID") == NULL)
-        return errf(errmsg, RKV_ECONFIG,
-                    "missing --config nodes.conf (or NODE_ID in the "
-                    "environment)");
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "missing --config nodes.conf (or NODE_ID in the "
+                        "environment)");
     if (path == NULL)
         return env_members(envp, out->self_id, out, errmsg);
     if (id == NULL)
-        return errf(errmsg, RKV_ECONFIG, "missing --id");
+        return rkv_errf(errmsg, RKV_ECONFIG, "missing --id");
     rv = config_load_file(path, out->members, &out->n_members, errmsg);
     if (rv == 0 && self_index(out) == out->n_members)
-        rv = errf(errmsg, RKV_ECONFIG, "--id %llu: no such node in %.128s",
-                  (unsigned long long)out->self_id, path);
+        rv = rkv_errf(errmsg, RKV_ECONFIG, "--id %llu: no such node in %.128s",
+                      (unsigned long long)out->self_id, path);
     return rv;
 }
 
@@ -730,17 +719,18 @@ static int apply_settings(const char *values[FLAG_COUNT],
         snprintf(out->data_dir, sizeof out->data_dir, "./data/node%llu",
                  (unsigned long long)out->self_id);
     else if (*v == '\0' || strlen(v) >= sizeof out->data_dir)
-        return errf(errmsg, RKV_ECONFIG,
-                    "--data-dir: expected a path of 1..%zu bytes",
-                    sizeof out->data_dir - 1);
+        return rkv_errf(errmsg, RKV_ECONFIG,
+                        "--data-dir: expected a path of 1..%zu bytes",
+                        sizeof out->data_dir - 1);
     else
         strcpy(out->data_dir, v);
     if ((v = values[FLAG_LOG_LEVEL]) != NULL) {
         for (i = 0; i < ARRAY_LEN(levels) && strcmp(v, levels[i]) != 0; i++)
             ;
         if (i == ARRAY_LEN(levels))
-            return errf(errmsg, RKV_ECONFIG,
-                        "--log-level '%.32s': expected debug, info or warn", v);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "--log-level '%.32s': expected debug, info or warn",
+                            v);
         out->log_level = level_values[i];
     }
     out->cluster_id = config_cluster_id(out->members, out->n_members);
@@ -749,21 +739,21 @@ static int apply_settings(const char *values[FLAG_COUNT],
               ? parse_number(v + 2, strlen(v + 2), 16, UINT64_MAX,
                              &out->cluster_id)
               : parse_number(v, strlen(v), 10, UINT64_MAX, &out->cluster_id)))
-        return errf(errmsg, RKV_ECONFIG,
-                    "--cluster-id '%.32s': expected a u64, decimal or 0x hex",
-                    v);
+        return rkv_errf(
+            errmsg, RKV_ECONFIG,
+            "--cluster-id '%.32s': expected a u64, decimal or 0x hex", v);
     if ((v = values[FLAG_SNAPSHOT_ENTRIES]) != NULL &&
         !parse_number(v, strlen(v), 10, UINT64_MAX, &out->snapshot_entries))
-        return errf(errmsg, RKV_ECONFIG,
-                    "--snapshot-entries '%.32s': expected a count (0: never)",
-                    v);
+        return rkv_errf(
+            errmsg, RKV_ECONFIG,
+            "--snapshot-entries '%.32s': expected a count (0: never)", v);
     if ((v = values[FLAG_REQUEST_TIMEOUT]) != NULL) {
         uint64_t ms;
         if (!parse_number(v, strlen(v), 10, 3600000, &ms) || ms < 100)
-            return errf(errmsg, RKV_ECONFIG,
-                        "--request-timeout-ms '%.32s': "
-                        "expected 100..3600000",
-                        v);
+            return rkv_errf(errmsg, RKV_ECONFIG,
+                            "--request-timeout-ms '%.32s': "
+                            "expected 100..3600000",
+                            v);
         out->request_timeout_ms = (unsigned)ms;
     }
     if ((v = values[FLAG_JOIN]) != NULL)

@@ -14,6 +14,17 @@ void rkv_errmsgf(char *errmsg, const char *fmt, ...)
     va_end(ap);
 }
 
+int rkv_errf(char *errmsg, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (errmsg == NULL)
+        return code;
+    va_start(ap, fmt);
+    (void)vsnprintf(errmsg, RKV_ERRMSG_LEN, fmt, ap); /* cut: fine */
+    va_end(ap);
+    return code;
+}
+
 const char *rkv_strerror(int code)
 {
     switch (code) {
