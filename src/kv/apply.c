@@ -323,7 +323,14 @@ int kv_apply(struct kv *kv,
     if (skip == n)
         return 0;
     last = &entries[n - 1];
-    mrc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    /* Deferred commits: each batch is a child of the long write txn, so a
+     * failed batch is undone alone. */
+    if (kv->opt.deferred_commit && kv->wtxn == NULL) {
+        mrc = mdb_txn_begin(kv->env, NULL, 0, &kv->wtxn);
+        if (mrc != 0)
+            return kv__mdb_fail(errmsg, mrc, "begin");
+    }
+    mrc = mdb_txn_begin(kv->env, kv->wtxn, 0, &txn);
     if (mrc != 0)
         return kv__mdb_fail(errmsg, mrc, "begin");
     for (size_t k = skip; k < n; k++) {
@@ -345,6 +352,10 @@ int kv_apply(struct kv *kv,
     ASSERT(last->index > kv->applied_index);
     kv->applied_index = last->index;
     kv->applied_term = last->term;
+    if (kv->wtxn == NULL) {
+        kv->durable_index = last->index;
+        kv->durable_term = last->term;
+    }
     return 0;
 
 err_after_begin:

@@ -241,6 +241,8 @@ static int open_state(struct kv *kv, char *errmsg)
     mdb_txn_abort(txn);
     if (rv != 0)
         goto err_after_open;
+    kv->durable_index = kv->applied_index;
+    kv->durable_term = kv->applied_term;
     return 0;
 
 err_after_open:
@@ -317,6 +319,14 @@ int kv_open(const char *dir,
 /* Release the environment; kv->env is NULL afterwards. */
 static void close_state(struct kv *kv)
 {
+    if (kv->wtxn != NULL) {
+        /* Closing without kv_commit() keeps only what was committed: the
+         * log replays the rest, as after a crash. */
+        mdb_txn_abort(kv->wtxn);
+        kv->wtxn = NULL;
+        kv->applied_index = kv->durable_index;
+        kv->applied_term = kv->durable_term;
+    }
     if (kv->rtxn != NULL) {
         mdb_txn_abort(kv->rtxn);
         kv->rtxn = NULL;
@@ -362,9 +372,36 @@ raft_term kv_applied_term(const struct kv *kv)
     return kv->applied_term;
 }
 
-/* Start a short read: renew the reused read transaction. End it with
- * mdb_txn_reset(kv->rtxn), which keeps its reader slot for the next one. */
-static int read_begin(struct kv *kv, char *errmsg)
+raft_index kv_durable_index(const struct kv *kv)
+{
+    return kv->durable_index;
+}
+
+int kv_commit(struct kv *kv, char *errmsg)
+{
+    int mrc;
+
+    ASSERT(kv != NULL);
+    if (kv->wtxn == NULL)
+        return 0;
+    mrc = mdb_txn_commit(kv->wtxn); /* frees it, even on failure */
+    kv->wtxn = NULL;
+    if (mrc != 0) {
+        /* What the transaction held is gone: fall back to the state on
+         * disk, which the caller re-applies from. */
+        kv->applied_index = kv->durable_index;
+        kv->applied_term = kv->durable_term;
+        return kv__mdb_fail(errmsg, mrc, "commit");
+    }
+    kv->durable_index = kv->applied_index;
+    kv->durable_term = kv->applied_term;
+    return 0;
+}
+
+/* Start a short read and set *txn to read in: the open write transaction
+ * of deferred commits (it sees every applied entry), else the reused read
+ * transaction, renewed. End it with read_end(). */
+static int read_begin(struct kv *kv, MDB_txn **txn, char *errmsg)
 {
     int mrc;
     int rv;
@@ -372,13 +409,24 @@ static int read_begin(struct kv *kv, char *errmsg)
     rv = kv__check_live(kv, errmsg);
     if (rv != 0)
         return rv;
+    if (kv->wtxn != NULL) {
+        *txn = kv->wtxn;
+        return 0;
+    }
     if (kv->rtxn == NULL)
         mrc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &kv->rtxn);
     else
         mrc = mdb_txn_renew(kv->rtxn);
     if (mrc != 0)
         return kv__mdb_fail(errmsg, mrc, "begin read");
+    *txn = kv->rtxn;
     return 0;
+}
+
+static void read_end(struct kv *kv, MDB_txn *txn)
+{
+    if (txn == kv->rtxn)
+        mdb_txn_reset(kv->rtxn); /* keeps its reader slot for the next */
 }
 
 int kv_get(struct kv *kv,
@@ -389,6 +437,7 @@ int kv_get(struct kv *kv,
 {
     MDB_val k = {key_len, (void *)key};
     MDB_val v;
+    MDB_txn *txn;
     int mrc;
     int rv;
 
@@ -398,10 +447,10 @@ int kv_get(struct kv *kv,
     value->len = 0;
     if (key_len == 0 || key_len > KV_KEY_MAX)
         return kv__fail(errmsg, RKV_EINVAL, "key of %zu bytes", key_len);
-    rv = read_begin(kv, errmsg);
+    rv = read_begin(kv, &txn, errmsg);
     if (rv != 0)
         return rv;
-    mrc = mdb_get(kv->rtxn, kv->dbs.data, &k, &v);
+    mrc = mdb_get(txn, kv->dbs.data, &k, &v);
     if (mrc == MDB_NOTFOUND)
         rv = kv__fail(errmsg, RKV_ENOTFOUND, "no such key");
     else if (mrc != 0)
@@ -412,7 +461,7 @@ int kv_get(struct kv *kv,
         memcpy(value->data, v.mv_data, v.mv_size);
         value->len = v.mv_size;
     }
-    mdb_txn_reset(kv->rtxn);
+    read_end(kv, txn);
     return rv;
 }
 
@@ -420,18 +469,19 @@ int kv_stats(struct kv *kv, struct kv_stats *st, char *errmsg)
 {
     MDB_stat data;
     MDB_stat sessions;
+    MDB_txn *txn;
     int mrc;
     int rv;
 
     ASSERT(kv != NULL);
     ASSERT(st != NULL);
-    rv = read_begin(kv, errmsg);
+    rv = read_begin(kv, &txn, errmsg);
     if (rv != 0)
         return rv;
-    mrc = mdb_stat(kv->rtxn, kv->dbs.data, &data);
+    mrc = mdb_stat(txn, kv->dbs.data, &data);
     if (mrc == 0)
-        mrc = mdb_stat(kv->rtxn, kv->dbs.sessions, &sessions);
-    mdb_txn_reset(kv->rtxn);
+        mrc = mdb_stat(txn, kv->dbs.sessions, &sessions);
+    read_end(kv, txn);
     if (mrc != 0)
         return kv__mdb_fail(errmsg, mrc, "stat");
     st->keys = data.ms_entries;
@@ -450,7 +500,7 @@ int kv_sync(struct kv *kv, char *errmsg)
     int rv;
 
     ASSERT(kv != NULL);
-    rv = kv__check_live(kv, errmsg);
+    rv = kv_commit(kv, errmsg);
     if (rv != 0)
         return rv;
     mrc = mdb_env_sync(kv->env, 1);

@@ -89,8 +89,11 @@ struct kv_options
                                      is reserved; the file grows as data does */
     uint64_t session_ttl_entries; /* rule (a); 0: KV_SESSION_TTL_ENTRIES */
     uint64_t max_sessions;        /* rule (b); 0: KV_SESSIONS_MAX */
-    bool no_sync; /* never fsync (MDB_NOSYNC, restores too): for state
-                     thrown away after a machine crash (tests, simulation) */
+    bool no_sync;         /* never fsync (MDB_NOSYNC, restores too): for state
+                             thrown away after a machine crash (tests, simulation) */
+    bool deferred_commit; /* kv_apply() leaves its changes in one open
+                             write transaction that kv_commit() makes
+                             durable (see "Deferred commits") */
 };
 
 struct kv_stats
@@ -162,6 +165,23 @@ int kv_stats(struct kv *kv, struct kv_stats *st, char *errmsg);
  * before discarding WAL entries up to kv_applied_index(). Returns 0, or
  * RKV_EIO / RKV_ENOSPC. */
 int kv_sync(struct kv *kv, char *errmsg);
+
+/* Deferred commits (kv_options.deferred_commit). With them, kv_apply()
+ * writes into one long LMDB write transaction and returns without any
+ * fsync; kv_get() and kv_stats() read through that transaction, so they see
+ * every applied entry; kv_commit() makes it all durable with one fsync.
+ * What was applied but not committed is lost at a crash or at kv_close():
+ * kv_durable_index() tells where the state on disk ends, and the caller
+ * must keep the Raft log after it (the WAL replays it). Snapshot streams
+ * see the committed state only. The write transaction ties the kv to the
+ * thread that applies: kv_apply, kv_get, kv_stats and kv_commit must all
+ * run on it.
+ *
+ * kv_commit: commit the open write transaction, if any. Returns 0, or
+ * RKV_ENOSPC / RKV_EIO: then what it held is lost, kv_applied_index() falls
+ * back to kv_durable_index(), and the caller applies those entries again. */
+int kv_commit(struct kv *kv, char *errmsg);
+raft_index kv_durable_index(const struct kv *kv);
 
 /* A snapshot stream: the whole state (data, sessions, applied index and
  * term) as of kv_snapshot_open(), read in chunks of any size while

@@ -81,8 +81,11 @@ struct kv
     struct kv_dbs dbs;        /* its sub-databases */
     MDB_txn *rtxn;            /* reset read txn renewed by each read, or NULL */
     struct kv_options opt;    /* options with defaults filled in */
-    raft_index applied_index; /* last applied entry, as committed */
+    MDB_txn *wtxn;            /* deferred_commit: the open write txn */
+    raft_index applied_index; /* last applied entry (in wtxn, if open) */
     raft_term applied_term;   /* its term */
+    raft_index durable_index; /* last applied entry committed to disk */
+    raft_term durable_term;   /* its term */
     unsigned n_snapshots;     /* open kv_snapshot streams */
     bool restoring;           /* a kv_restore is in progress */
     char dir[PATH_MAX];       /* the directory given to kv_open */

@@ -557,6 +557,9 @@ int kv_restore_begin(struct kv *kv, struct kv_restore **out, char *errmsg)
     if (kv->restoring || kv->n_snapshots > 0)
         return kv__fail(errmsg, RKV_EBUSY, "%s in progress",
                         kv->restoring ? "a restore" : "a snapshot stream");
+    if (kv->wtxn != NULL)
+        return kv__fail(errmsg, RKV_EBUSY,
+                        "uncommitted applies: kv_commit() first");
     r = calloc(1, sizeof *r + SNAP_RECORD_MAX);
     if (r == NULL)
         return kv__fail(errmsg, RKV_ENOMEM, "restore buffer");

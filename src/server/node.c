@@ -284,6 +284,91 @@ int node_submit_write(struct node *n,
 
 /* ---- applying ----------------------------------------------------------- */
 
+/* The state machine's view of a log entry: the command without the
+ * envelope. */
+static struct raft_entry unwrap(const struct raft_entry *e)
+{
+    struct raft_entry inner = *e;
+    if (e->type == RAFT_ENTRY_NORMAL && e->len >= ENVELOPE_LEN &&
+        e->data[0] == ENVELOPE_VERSION) {
+        inner.data = e->data + ENVELOPE_LEN;
+        inner.len = e->len - ENVELOPE_LEN;
+    }
+    return inner;
+}
+
+/* Answer this node's own request carried by the applied entry `e`. */
+static void complete_write(struct node *n,
+                           const struct raft_entry *e,
+                           const struct kv_result *res)
+{
+    struct node_op *op;
+    uint64_t tag;
+    if (e->type != RAFT_ENTRY_NORMAL || e->len < ENVELOPE_LEN ||
+        get_le(e->data + 1, 2) != n->cfg.self_id)
+        return;
+    tag = get_le(e->data + 3, 8);
+    for (op = n->writes.head; op != NULL && op->id != tag; op = op->next)
+        ;
+    if (op == NULL)
+        return;
+    op->res = *res;
+    op->index = e->index;
+    op_finish(n, op, 0);
+}
+
+static void on_kv_timer(uv_timer_t *t);
+
+/* Make the state machine's applies durable (one fsync for all since the
+ * last commit). On failure they are lost from it, and the entries are
+ * applied again from the log before anything new. */
+void node_kv_commit(struct node *n)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    int rv = kv_commit(n->kv, errmsg);
+    n->kv_uncommitted = 0;
+    if (n->handles_open > 0) /* not during start-up recovery */
+        uv_timer_stop(&n->kv_timer);
+    if (rv != 0) {
+        LOG_ERROR(&n->log,
+                  "state machine commit failed, re-applying from "
+                  "%" PRIu64 ": %s",
+                  kv_durable_index(n->kv), errmsg);
+        n->applied = kv_applied_index(n->kv);
+        n->kv_behind = true;
+    }
+}
+
+static void on_kv_timer(uv_timer_t *t)
+{
+    node_kv_commit(t->data);
+}
+
+/* Apply entries through `last` that the core already handed out, from the
+ * log (after a failed commit). They are still there: compaction never goes
+ * past the state machine's durable index. */
+static int reapply(struct node *n, raft_index last, char *errmsg)
+{
+    while (n->applied < last) {
+        const struct raft_entry *e = raft_entry_at(n->raft, n->applied + 1);
+        struct raft_entry inner;
+        struct kv_result res;
+        int rv;
+        if (e == NULL) {
+            rkv_errmsgf(errmsg, "entry %" PRIu64 " is not in the log",
+                        n->applied + 1);
+            return RKV_EINTERNAL;
+        }
+        inner = unwrap(e);
+        rv = kv_apply(n->kv, &inner, 1, &res, errmsg);
+        if (rv != 0)
+            return rv;
+        n->applied = e->index;
+    }
+    n->kv_behind = false;
+    return 0;
+}
+
 /* Apply `rd.committed`: unwrap the envelopes, apply the batch in one
  * state-machine transaction, answer this node's own requests. */
 static int apply_committed(struct node *n,
@@ -296,6 +381,11 @@ static int apply_committed(struct node *n,
     int rv;
     if (cnt == 0)
         return 0;
+    if (n->kv_behind) {
+        rv = reapply(n, rd->committed[0].index - 1, errmsg);
+        if (rv != 0)
+            return rv;
+    }
     inner = malloc(cnt * sizeof *inner);
     res = malloc(cnt * sizeof *res);
     if (inner == NULL || res == NULL) {
@@ -303,34 +393,19 @@ static int apply_committed(struct node *n,
         free(res);
         return RKV_ENOMEM;
     }
-    for (size_t i = 0; i < cnt; i++) {
-        const struct raft_entry *e = &rd->committed[i];
-        inner[i] = *e;
-        if (e->type == RAFT_ENTRY_NORMAL && e->len >= ENVELOPE_LEN &&
-            e->data[0] == ENVELOPE_VERSION) {
-            inner[i].data = e->data + ENVELOPE_LEN;
-            inner[i].len = e->len - ENVELOPE_LEN;
-        }
-    }
+    for (size_t i = 0; i < cnt; i++)
+        inner[i] = unwrap(&rd->committed[i]);
     rv = kv_apply(n->kv, inner, cnt, res, errmsg);
     if (rv == 0) {
-        for (size_t i = 0; i < cnt; i++) {
-            const struct raft_entry *e = &rd->committed[i];
-            if (e->type != RAFT_ENTRY_NORMAL || e->len < ENVELOPE_LEN ||
-                get_le(e->data + 1, 2) != n->cfg.self_id)
-                continue;
-            uint64_t tag = get_le(e->data + 3, 8);
-            struct node_op *op = n->writes.head;
-            while (op != NULL && op->id != tag)
-                op = op->next;
-            if (op == NULL)
-                continue;
-            op->res = res[i];
-            op->index = e->index;
-            op_finish(n, op, 0);
-        }
+        for (size_t i = 0; i < cnt; i++)
+            complete_write(n, &rd->committed[i], &res[i]);
         n->applied = rd->committed[cnt - 1].index;
         n->metrics.entries_applied += cnt;
+        n->kv_uncommitted += cnt;
+        if (n->kv_uncommitted >= NODE_KV_COMMIT_ENTRIES)
+            node_kv_commit(n);
+        else if (!uv_is_active((uv_handle_t *)&n->kv_timer))
+            uv_timer_start(&n->kv_timer, on_kv_timer, NODE_KV_COMMIT_MS, 0);
     }
     free(inner);
     free(res);
@@ -406,11 +481,11 @@ static void start_persist(struct node *n)
     n->persist_err[0] = '\0';
     n->persist_rv = 0;
     n->persist.data = n;
+    n->persist_fsyncs = 0;
     if (!needs_disk(n, &n->rd)) {
         after_persist(&n->persist, 0);
         return;
     }
-    n->persist_fsyncs = 0;
     rv = uv_queue_work(n->loop, &n->persist, persist_work, after_persist);
     if (rv != 0) {
         /* Cannot happen with a live loop; run it here rather than stall. */
@@ -496,6 +571,7 @@ static int install_snapshot(struct node *n,
     int rv;
     char path[SNAPF_PATH_MAX];
     snapf_path(n->data_dir, &rd->snapshot, path);
+    node_kv_commit(n); /* a restore starts from a committed state */
     buf = malloc(NODE_SNAPSHOT_CHUNK);
     if (buf == NULL)
         return RKV_ENOMEM;
@@ -837,6 +913,9 @@ static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
     if (rv != 0)
         return rv;
     memset(&kopt, 0, sizeof kopt);
+    /* Applies are committed every NODE_KV_COMMIT_MS, off the write path:
+     * the WAL holds every entry after the durable state (see kv.h). */
+    kopt.deferred_commit = true;
     rv = kv_open(sub, &kopt, &n->kv, errmsg);
     if (rv != 0)
         return rv;
@@ -992,7 +1071,9 @@ int node_start(const struct node_config *cfg,
     n->tick.data = n;
     uv_timer_init(loop, &n->retry_timer);
     n->retry_timer.data = n;
-    n->handles_open = 3;
+    uv_timer_init(loop, &n->kv_timer);
+    n->kv_timer.data = n;
+    n->handles_open = 4;
     rv = start_network(n, errmsg);
     if (rv != 0) {
         node_stop(n);
@@ -1087,4 +1168,5 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->idle, on_handle_closed);
     uv_close((uv_handle_t *)&n->tick, on_handle_closed);
     uv_close((uv_handle_t *)&n->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->kv_timer, on_handle_closed);
 }

@@ -24,6 +24,8 @@ struct disk;
     } while (0)
 
 #define NODE_SNAPSHOT_CHUNK (1u << 20) /* InstallSnapshot chunk, bytes */
+#define NODE_KV_COMMIT_MS 20           /* state machine commit interval */
+#define NODE_KV_COMMIT_ENTRIES 4096    /* ... or after this many applies */
 
 enum {
     NODE_LIST_WRITES = 1,      /* writes proposed, waiting to be applied */
@@ -60,10 +62,13 @@ struct node
     struct peer_transport *peers;
     struct http_api *http;
 
-    uv_idle_t idle;         /* runs the pipeline after this iteration */
-    uv_timer_t tick;        /* raft_tick() every cfg.tick_ms */
-    uv_timer_t retry_timer; /* persist retry after a disk error */
-    uint64_t ticks;         /* ticks so far */
+    uv_idle_t idle;          /* runs the pipeline after this iteration */
+    uv_timer_t tick;         /* raft_tick() every cfg.tick_ms */
+    uv_timer_t retry_timer;  /* persist retry after a disk error */
+    uv_timer_t kv_timer;     /* commits the state machine's applies */
+    uint64_t kv_uncommitted; /* entries applied since the last commit */
+    bool kv_behind;          /* a commit failed: re-apply from the log */
+    uint64_t ticks;          /* ticks so far */
 
     /* The Ready in progress. */
     struct raft_ready rd;    /* valid while `persisting` */
@@ -98,6 +103,8 @@ struct node
 void node_kick(struct node *n);
 void node_observe(struct node *n);
 void node_maybe_snapshot(struct node *n);
+/* Commit the state machine's applies now (one fsync). */
+void node_kv_commit(struct node *n);
 void node_maybe_free(struct node *n);
 /* The transport or the HTTP server finished closing. */
 void node_subsystem_closed(struct node *n);

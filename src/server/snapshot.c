@@ -70,6 +70,8 @@ void node_maybe_snapshot(struct node *n)
     if (n->snapshotting || n->stopping || n->cfg.snapshot_entries == 0 ||
         n->applied < n->snap.index + n->cfg.snapshot_entries)
         return;
+    /* The stream sees the committed state: commit what is applied first. */
+    node_kv_commit(n);
     rv = kv_snapshot_open(n->kv, &n->snap_stream, errmsg);
     if (rv != 0) {
         LOG_WARN(&n->log, "snapshot: %s", errmsg);

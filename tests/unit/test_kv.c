@@ -551,3 +551,43 @@ TEST(kv_apply, sync_and_no_sync_both_keep_what_was_applied)
     kv_close(kv);
     kv_close(fast);
 }
+
+/* Deferred commits: reads see applied entries at once; only kv_commit()
+ * makes them survive a close (as a crash would). */
+TEST(kv, deferred_commit_reads_applied_and_keeps_only_committed)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    struct kv_options opt = {.deferred_commit = true};
+    struct kv *kv;
+    struct kv_buf v;
+    struct kv_slice key = {"k", 1}, val = {"v1", 2};
+    struct kv_cmd cmd = {.op = KV_OP_PUT, .n = 1, .keys = &key, .values = &val};
+    struct kv_buf enc;
+    struct raft_entry e = {.term = 1, .index = 1, .type = RAFT_ENTRY_NORMAL};
+    ASSERT_OK(kv_cmd_encode_alloc(&cmd, &enc, errmsg));
+    e.data = enc.data;
+    e.len = (uint32_t)enc.len;
+    ASSERT_OK(kv_open(test_tmpdir(), &opt, &kv, errmsg));
+    ASSERT_OK(kv_apply(kv, &e, 1, NULL, errmsg));
+    ASSERT_EQ_U64(kv_applied_index(kv), 1);
+    ASSERT_EQ_U64(kv_durable_index(kv), 0);
+    ASSERT_OK(kv_get(kv, "k", 1, &v, errmsg));
+    ASSERT_EQ_MEM(v.data, "v1", 2);
+    kv_buf_free(&v);
+    ASSERT_OK(kv_commit(kv, errmsg));
+    ASSERT_EQ_U64(kv_durable_index(kv), 1);
+    e.index = 2;
+    val.data = "v2";
+    kv_buf_free(&enc);
+    ASSERT_OK(kv_cmd_encode_alloc(&cmd, &enc, errmsg));
+    e.data = enc.data;
+    ASSERT_OK(kv_apply(kv, &e, 1, NULL, errmsg));
+    kv_buf_free(&enc);
+    kv_close(kv); /* without kv_commit(): index 2 is lost, like a crash */
+    ASSERT_OK(kv_open(test_tmpdir(), &opt, &kv, errmsg));
+    ASSERT_EQ_U64(kv_applied_index(kv), 1);
+    ASSERT_OK(kv_get(kv, "k", 1, &v, errmsg));
+    ASSERT_EQ_MEM(v.data, "v1", 2);
+    kv_buf_free(&v);
+    kv_close(kv);
+}
