@@ -58,9 +58,11 @@ run "format" make --no-print-directory fmt-check
 run "unit tests (asan)" ./build/asan/unit-tests
 run "sim sweep, 3 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 3
 run "sim sweep, 5 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 5
+run "sim sweep, snapshots + torn writes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 5 --crash-disk --snapshot-every 50
 run "sim pinned seeds (asan)" ./build/asan/raftkv-sim --seeds-file tests/sim/seeds.txt
 run "sim deterministic replay" sim_deterministic
 run "mutation check" tests/sim/mutation.sh
+run "Redis protocol (RESP) on a real cluster" python3 tests/cluster/test_resp.py
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed groups: ${failures[*]}"

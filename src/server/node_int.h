@@ -10,6 +10,7 @@
 
 struct peer_transport;
 struct http_api;
+struct resp_api;
 struct wal;
 struct disk;
 
@@ -61,6 +62,7 @@ struct node
 
     struct peer_transport *peers;
     struct http_api *http;
+    struct resp_api *resp; /* the Redis-protocol front end */
 
     uv_idle_t idle;          /* runs the pipeline after this iteration */
     uv_timer_t tick;         /* raft_tick() every cfg.tick_ms */

@@ -17,7 +17,7 @@
 struct totals
 {
     uint64_t runs, steps, elections, commits, writes, reads, crashes,
-        partitions, violations;
+        partitions, snapshots, installs, torn, violations;
 };
 
 /* What the command line asked for. */
@@ -34,10 +34,11 @@ struct cli
 static void usage(FILE *f)
 {
     fputs(
-        "usage: raftkv-sim --seed N [--nodes 3|5] [--chaos-ms MS] [--trace]\n"
-        "       raftkv-sim --seeds A-B [--nodes 3|5] [--chaos-ms MS] "
-        "[--keep-going]\n"
+        "usage: raftkv-sim --seed N [RUN FLAGS] [--trace]\n"
+        "       raftkv-sim --seeds A-B [RUN FLAGS] [--keep-going]\n"
         "       raftkv-sim --seeds-file FILE [--keep-going]\n"
+        "run flags: [--nodes 3|5] [--chaos-ms MS] [--snapshot-every N]\n"
+        "           [--crash-disk]\n"
         "\n"
         "Runs the Raft core on simulated nodes, network and disks, driven\n"
         "by one seed, and checks Election Safety, Leader Append-Only, Log\n"
@@ -47,10 +48,20 @@ static void usage(FILE *f)
         "  --seed N           run seed N and print one summary line\n"
         "  --seeds A-B        run seeds A to B (inclusive), print the sums\n"
         "  --seeds-file FILE  run every pinned seed in FILE; each line is\n"
-        "                     '<seed> <nodes> [--chaos-ms MS]  # why'\n"
+        "                     '<seed> <nodes> [run flags]  # why'\n"
         "  --nodes 3|5        cluster size (default 5)\n"
         "  --chaos-ms MS      virtual ms of crashes, partitions, loss and\n"
         "                     slow clocks before healing (default 10000)\n"
+        "  --snapshot-every N  each node snapshots its state machine and\n"
+        "                     compacts its log every N applied entries;\n"
+        "                     lagging followers get InstallSnapshot, in\n"
+        "                     chunks of a size the seed picks (default 0:\n"
+        "                     never)\n"
+        "  --crash-disk       a crash may tear the last unsynced write (a\n"
+        "                     prefix of its entries or chunk survives) and\n"
+        "                     disks may turn slow; restart cuts the torn\n"
+        "                     WAL tail (default: unsynced writes are lost\n"
+        "                     whole)\n"
         "  --trace            print every event and core trace line\n"
         "                     (--seed only)\n"
         "  --stop-on-violation  stop a sweep at the first violation\n"
@@ -91,8 +102,8 @@ static int parse_range(const char *s, uint64_t *first, uint64_t *last)
 }
 
 /* Flags that shape one run, also accepted in a seeds file. Returns 1 if
- * argv[*i] was one (and consumed its value), 0 if not, RKV_EINVAL if its
- * value is bad. */
+ * argv[*i] was one (and consumed its value, if it takes one), 0 if not,
+ * RKV_EINVAL if its value is bad. */
 static int parse_run_flag(char **argv, int argc, int *i, struct sim_opts *o)
 {
     const char *flag = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
@@ -105,6 +116,13 @@ static int parse_run_flag(char **argv, int argc, int *i, struct sim_opts *o)
         if (parse_u64(val, &v) != 0 || v > 3600u * 1000u)
             return RKV_EINVAL;
         o->chaos_ms = v;
+    } else if (strcmp(flag, "--snapshot-every") == 0) {
+        if (parse_u64(val, &v) != 0 || v > 1000000)
+            return RKV_EINVAL;
+        o->snapshot_every = (unsigned)v;
+    } else if (strcmp(flag, "--crash-disk") == 0) {
+        o->crash_disk = true;
+        return 1; /* takes no value */
     } else {
         return 0;
     }
@@ -169,6 +187,10 @@ static void print_replay(const struct sim_opts *o)
            o->n_nodes);
     if (o->chaos_ms != DEFAULT_CHAOS_MS)
         printf(" --chaos-ms %" PRIu64, o->chaos_ms);
+    if (o->snapshot_every != 0)
+        printf(" --snapshot-every %u", o->snapshot_every);
+    if (o->crash_disk)
+        printf(" --crash-disk");
     printf(" --trace\n");
 }
 
@@ -210,6 +232,9 @@ static int run_one(const struct sim_opts *o, struct totals *t)
     t->reads += s->stats.reads;
     t->crashes += s->stats.crashes;
     t->partitions += s->stats.partitions;
+    t->snapshots += s->stats.snapshots;
+    t->installs += s->stats.installs;
+    t->torn += s->stats.torn;
     t->violations += (uint64_t)bad;
     memcpy(violation, s->violation, sizeof violation);
     sim_close(s);
@@ -223,9 +248,10 @@ static void print_totals(const struct totals *t)
 {
     printf("steps=%" PRIu64 " elections=%" PRIu64 " commits=%" PRIu64
            " writes=%" PRIu64 " reads=%" PRIu64 " crashes=%" PRIu64
-           " partitions=%" PRIu64 " violations=%" PRIu64 "\n",
+           " partitions=%" PRIu64 " snapshots=%" PRIu64 " installs=%" PRIu64
+           " torn=%" PRIu64 " violations=%" PRIu64 "\n",
            t->steps, t->elections, t->commits, t->writes, t->reads, t->crashes,
-           t->partitions, t->violations);
+           t->partitions, t->snapshots, t->installs, t->torn, t->violations);
 }
 
 /* Split `line` in place into at most `cap` words; a '#' ends the line. */
@@ -282,7 +308,7 @@ static int run_file(const struct cli *c, struct totals *t)
         if (rv < 0) {
             fprintf(stderr,
                     "raftkv-sim: %s:%u: expected '<seed> <3|5> "
-                    "[--chaos-ms MS]  # why'\n",
+                    "[run flags]  # why'\n",
                     c->seeds_file, lineno);
             break;
         }

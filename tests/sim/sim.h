@@ -84,35 +84,75 @@ bool sim_queue_pop(struct sim_queue *q, struct sim_event *ev);
 
 /* ---- Disk: what a node has persisted (sim_disk.c) ---- */
 
-/* One write handed to the disk and not yet fsynced. */
+/* A snapshot file on the simulated disk (format: sim_snap.c). */
+struct sim_snap_file
+{
+    struct raft_snapshot_meta meta; /* snapshot it holds, index 0 if none */
+    uint8_t *bytes;                 /* its content, owned */
+    size_t len, cap;                /* bytes held, allocated */
+};
+
+/* One write handed to the disk and not yet fsynced: step 1 of one Ready,
+ * its parts in the order the host writes them, or the drop of the log
+ * prefix a new snapshot covers. */
 struct sim_disk_write
 {
-    bool has_hs;                /* the write carries a hard state */
-    struct raft_hard_state hs;  /* that hard state */
-    struct raft_entry *entries; /* copied entries, data owned */
-    size_t n;                   /* number of entries */
+    bool has_hs;                            /* the write carries a hard state */
+    struct raft_hard_state hs;              /* that hard state */
+    bool has_chunk;                         /* a chunk of the incoming file */
+    struct raft_snapshot_meta chunk_meta;   /* snapshot the chunk belongs to */
+    uint64_t chunk_offset;                  /* where it goes, bytes */
+    uint8_t *chunk;                         /* its bytes, owned */
+    size_t chunk_len;                       /* bytes */
+    bool install;                           /* incoming becomes current */
+    struct raft_snapshot_meta install_meta; /* the snapshot installed */
+    struct raft_entry *entries;             /* copied entries, data owned */
+    size_t n;                               /* number of entries */
+    raft_index drop_to; /* drop log entries up to here, 0 if none */
 };
 
 struct sim_disk
 {
     struct raft_hard_state hs;      /* durable hard state */
-    struct raft_entry *log;         /* durable entries 1..n_log, data owned */
-    size_t n_log, cap_log;          /* entries held, slots allocated */
+    struct sim_snap_file snap;      /* durable current snapshot */
+    struct sim_snap_file incoming;  /* durable part of a snapshot received */
+    struct raft_entry *log;         /* durable WAL records, ascending and
+                                       contiguous, data owned */
+    uint64_t *sums;                 /* checksum stored with each record */
+    size_t n_log, cap_log;          /* records held, slots allocated */
     struct sim_disk_write *pending; /* written, not synced, oldest first */
     size_t n_pending, cap_pending;  /* writes held, slots allocated */
     raft_index last_written;        /* last index once pending is applied */
+    raft_index snap_written;        /* snapshot index, pending applied */
+    struct raft_snapshot_meta incoming_written; /* incoming snapshot and */
+    uint64_t incoming_len_written; /* its length, bytes, pending applied */
 };
 
 void sim_disk_init(struct sim_disk *d);
 void sim_disk_close(struct sim_disk *d);
 /* Step 1 of the Ready contract, before the fsync: queue `rd`'s hard state
- * (if changed) and entries (copied). Returns 0, or RKV_EINVAL if the
- * entries would leave a gap after the last written index. */
-int sim_disk_write(struct sim_disk *d, const struct raft_ready *rd);
+ * (if changed), snapshot chunk, install and entries (all copied). Returns
+ * 0, or RKV_EINVAL with `errmsg` (RKV_ERRMSG_LEN bytes) set if the write
+ * cannot follow what was written before: a chunk out of place, an install
+ * of a snapshot not received, entries leaving a gap or overwriting what a
+ * snapshot covers. */
+int sim_disk_write(struct sim_disk *d,
+                   const struct raft_ready *rd,
+                   char *errmsg);
 /* fsync: every pending write becomes durable, in order. */
 void sim_disk_sync(struct sim_disk *d);
-/* Power loss: writes not yet synced are lost. */
-void sim_disk_crash(struct sim_disk *d);
+/* The host saved snapshot `f` (its bytes now owned by the disk; *f is
+ * emptied): it is durable at once (written aside, fsynced, renamed), and
+ * the WAL prefix it covers is queued for dropping. */
+void sim_disk_save_snapshot(struct sim_disk *d, struct sim_snap_file *f);
+/* Power loss: writes not yet synced are lost. With `tear` non-NULL (it
+ * draws where), the last one is torn instead if it has entries or chunk
+ * bytes, and the ones before it survive (see sim_disk.c). Returns true if
+ * a write was torn. */
+bool sim_disk_crash(struct sim_disk *d, struct sim_rng *tear);
+/* Restart: cut the WAL at its first record whose checksum fails (a torn
+ * tail). Returns the number of records cut. */
+size_t sim_disk_recover(struct sim_disk *d);
 
 /* ---- Network (sim_net.c) ---- */
 
@@ -199,6 +239,13 @@ void sim_check_ready(struct sim *s, unsigned node, const struct raft_ready *rd);
 void sim_check_apply(struct sim *s, unsigned node, const struct raft_entry *e);
 /* Check a node's whole log against the registries. */
 void sim_check_log(struct sim *s, unsigned node);
+/* Check the state machine a node restored from a snapshot, sm[1..index]
+ * and the term at index, against the committed registry (State Machine
+ * Safety). `how` names the occasion for the report. */
+void sim_check_restored(struct sim *s,
+                        unsigned node,
+                        const struct raft_snapshot_meta *meta,
+                        const char *how);
 
 /* ---- Nodes ---- */
 
@@ -215,19 +262,21 @@ struct sim_node_chk
 
 struct sim_node
 {
-    raft_id id;              /* 1-based */
-    struct sim *sim;         /* back pointer, for the trace callback */
-    struct raft *core;       /* NULL while crashed */
-    uint64_t inc;            /* incarnation: events of older ones are stale */
-    unsigned tick_ms;        /* current tick period (slow clock: longer) */
-    struct sim_disk disk;    /* survives crashes */
-    bool ready_out;          /* rd taken, its write+fsync in progress */
-    struct raft_ready rd;    /* the Ready being processed */
-    uint64_t *sm;            /* state machine: hash applied at each index */
-    raft_index applied;      /* last index applied to sm */
-    size_t cap_sm;           /* slots allocated in sm */
-    bool probe_applied;      /* applied a liveness probe entry */
-    struct sim_node_chk chk; /* checker state */
+    raft_id id;        /* 1-based */
+    struct sim *sim;   /* back pointer, for the trace callback */
+    struct raft *core; /* NULL while crashed */
+    uint64_t inc;      /* incarnation: events of older ones are stale */
+    unsigned tick_ms;  /* current tick period (slow clock: longer) */
+    uint64_t disk_slow_until_ms; /* its fsyncs stall until then (virtual) */
+    struct sim_disk disk;        /* survives crashes */
+    bool ready_out;              /* rd taken, its write+fsync in progress */
+    struct raft_ready rd;        /* the Ready being processed */
+    uint64_t *sm;                /* state machine: hash applied at each index */
+    raft_index applied;          /* last index applied to sm */
+    raft_term applied_term;      /* term of the entry at `applied` */
+    size_t cap_sm;               /* slots allocated in sm */
+    bool probe_applied;          /* applied a liveness probe entry */
+    struct sim_node_chk chk;     /* checker state */
 };
 
 /* ---- Clients (sim_client.c) ---- */
@@ -273,11 +322,14 @@ void sim_probe_event(struct sim *s);
 /* Command-line options of one run. */
 struct sim_opts
 {
-    uint64_t seed;     /* drives everything */
-    unsigned n_nodes;  /* 3 or 5 */
-    uint64_t chaos_ms; /* length of the fault phase, virtual ms */
-    bool trace;        /* print every event and core trace line */
-    bool capture;      /* keep the last lines for a violation report */
+    uint64_t seed;           /* drives everything */
+    unsigned n_nodes;        /* 3 or 5 */
+    uint64_t chaos_ms;       /* length of the fault phase, virtual ms */
+    unsigned snapshot_every; /* snapshot after this many applied entries,
+                                0: never */
+    bool crash_disk;         /* crashes tear writes; fsyncs may be slow */
+    bool trace;              /* print every event and core trace line */
+    bool capture;            /* keep the last lines for a violation report */
 };
 
 /* Fault knobs drawn from the seed, so seeds differ in kind, not only in
@@ -293,6 +345,9 @@ struct sim_profile
     unsigned isolate_commit_pm;  /* isolate a leader right after its first
                                     commit in its term */
     unsigned crash_voter_pm;     /* crash a node right after it votes */
+    size_t chunk_bytes;          /* snapshot chunk size (--snapshot-every) */
+    unsigned tear_pm;            /* a crash tears the last unsynced write
+                                    (--crash-disk) */
 };
 
 struct sim_stats
@@ -304,6 +359,9 @@ struct sim_stats
     uint64_t reads;      /* client reads completed */
     uint64_t crashes;    /* node crashes */
     uint64_t partitions; /* partitions applied */
+    uint64_t snapshots;  /* snapshots taken by hosts */
+    uint64_t installs;   /* snapshots installed through InstallSnapshot */
+    uint64_t torn;       /* torn writes injected at crashes */
 };
 
 enum sim_phase {
@@ -337,6 +395,7 @@ struct sim
     uint64_t next_read_ctx;       /* ReadIndex contexts, unique in the run */
     uint64_t probe_seq;           /* liveness probe values proposed */
     uint64_t probe_last_ms;       /* when the last probe was proposed */
+    raft_index probe_index;       /* index of the first probe applied */
     char violation[SIM_LINE_MAX]; /* first violation, "" if none */
     struct sim_ring *ring;        /* opt.capture only */
     struct sim_stats stats;       /* counters for the summary */
@@ -381,7 +440,20 @@ void sim_node_tick(struct sim *s, unsigned node, uint64_t inc);
 void sim_node_persisted(struct sim *s, unsigned node, uint64_t inc);
 /* Take a Ready if the node has one and none is out; start its write. */
 void sim_node_pump(struct sim *s, unsigned node);
+/* Make room in the state machine for `index`. */
+void sim_node_sm_reserve(struct sim_node *n, raft_index index);
 /* The live node that believes it leads in the highest term, or -1 (sim.c). */
 int sim_find_leader(const struct sim *s);
+
+/* Snapshots (sim_snap.c), the host's part of §7. After an advance: save a
+ * snapshot and compact if `snapshot_every` entries were applied since the
+ * last one. */
+void sim_snap_maybe_take(struct sim *s, unsigned node);
+/* Step 2 for a RAFT_MSG_SNAPSHOT: attach the chunk at m->offset of the
+ * current snapshot and send it, or drop it if that snapshot is another. */
+void sim_snap_send(struct sim *s, unsigned node, const struct raft_msg *m);
+/* Replace the state machine by the durable current snapshot (install, or
+ * restart). Returns 0, or -1 after recording a violation. */
+int sim_snap_restore(struct sim *s, unsigned node, const char *how);
 
 #endif /* RKV_SIM_H */

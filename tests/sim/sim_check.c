@@ -14,7 +14,12 @@
  * are compared with the committed registry only below the node's commit
  * index, and a new leader of term T only for entries committed in a term
  * below T (§5.4: "present in the logs of the leaders for all
- * higher-numbered terms"). */
+ * higher-numbered terms").
+ *
+ * Entries a node's snapshot covers (below raft_first_index()) count as
+ * present and committed: the snapshot's last entry must be the committed
+ * one, and a state machine restored from a snapshot must equal, index by
+ * index, what was committed (sim_check_restored). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +116,24 @@ static void check_committed(struct sim *s,
                   r->term == e->term ? " with other content" : "");
 }
 
+/* Index `i`, below the node's first index, is covered by its snapshot:
+ * whatever the snapshot holds was committed, ending with the very entry
+ * committed at the snapshot's index. Returns false on a violation. */
+static bool check_covered(struct sim *s, unsigned node, raft_index i)
+{
+    struct raft_snapshot_meta snap = raft_snapshot_of(s->nodes[node].core);
+    if (i <= s->chk.committed_max &&
+        (i != snap.index || s->chk.committed[i].term == snap.term))
+        return true;
+    sim_violation(s, "State Machine Safety",
+                  "n%u's snapshot %llu/%llu covers index %llu, but %s",
+                  node + 1, (unsigned long long)snap.index,
+                  (unsigned long long)snap.term, (unsigned long long)i,
+                  i > s->chk.committed_max ? "it was never committed"
+                                           : "another term was committed");
+    return false;
+}
+
 /* The node's commit index moved from chk.commit_seen to `commit`; `term`
  * is its current term. */
 static void check_commit(struct sim *s,
@@ -128,6 +151,13 @@ static void check_commit(struct sim *s,
     }
     for (raft_index i = n->chk.commit_seen + 1; i <= commit; i++) {
         const struct raft_entry *e = raft_entry_at(n->core, i);
+        if (e == NULL && i < raft_first_index(n->core)) {
+            if (!check_covered(s, node, i))
+                return;
+            if (term < c->committed[i].in_term)
+                c->committed[i].in_term = term;
+            continue;
+        }
         if (e == NULL) {
             sim_violation(s, "Commit Index", "n%u commit %llu past its log",
                           node + 1, (unsigned long long)commit);
@@ -189,12 +219,15 @@ static void check_new_leader(struct sim *s, unsigned node, raft_term term)
     sim_check_log(s, node);
 }
 
-/* Leader Append-Only: what the leader held at the last check is intact. */
+/* Leader Append-Only: what the leader held at the last check is intact
+ * (or compacted into its snapshot since). */
 static void check_append_only(struct sim *s, unsigned node)
 {
     struct sim_node *n = &s->nodes[node];
     raft_index last = raft_last_index(n->core);
-    raft_term t = raft_term_at(n->core, n->chk.lead_last);
+    raft_term t = n->chk.lead_last + 1 < raft_first_index(n->core)
+                      ? n->chk.lead_last_term
+                      : raft_term_at(n->core, n->chk.lead_last);
     if (last < n->chk.lead_last || t != n->chk.lead_last_term)
         sim_violation(s, "Leader Append-Only",
                       "n%u leader of term %llu: last %llu (term %llu) became "
@@ -213,7 +246,7 @@ static void check_node(struct sim *s, unsigned node, struct sim_moments *mo)
     raft_index last = raft_last_index(r);
     raft_index commit_before = n->chk.commit_seen;
     raft_term term = raft_term_of(r);
-    if (last > 0)
+    if (last >= raft_first_index(r))
         check_log_entry(s, node, raft_entry_at(r, last),
                         raft_term_at(r, last - 1));
     check_commit(s, node, raft_commit_index(r), term);
@@ -291,4 +324,34 @@ void sim_check_log(struct sim *s, unsigned node)
         if (i <= commit && i <= s->chk.committed_max)
             check_committed(s, node, e, "State Machine Safety", "holds");
     }
+}
+
+void sim_check_restored(struct sim *s,
+                        unsigned node,
+                        const struct raft_snapshot_meta *meta,
+                        const char *how)
+{
+    const struct sim_node *n = &s->nodes[node];
+    const struct sim_check *c = &s->chk;
+    if (meta->index > c->committed_max ||
+        c->committed[meta->index].term != meta->term) {
+        sim_violation(s, "State Machine Safety",
+                      "n%u %s snapshot %llu/%llu, but %s", node + 1, how,
+                      (unsigned long long)meta->index,
+                      (unsigned long long)meta->term,
+                      meta->index > c->committed_max
+                          ? "its index was never committed"
+                          : "another term was committed there");
+        return;
+    }
+    for (raft_index i = 1; i <= meta->index; i++)
+        if (n->sm[i] != c->committed[i].hash) {
+            sim_violation(s, "State Machine Safety",
+                          "n%u %s snapshot %llu/%llu, whose index %llu "
+                          "holds other content than was committed",
+                          node + 1, how, (unsigned long long)meta->index,
+                          (unsigned long long)meta->term,
+                          (unsigned long long)i);
+            return;
+        }
 }

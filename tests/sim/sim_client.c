@@ -154,6 +154,10 @@ void sim_client_applied(struct sim *s,
         return;
     if (e->len > 0 && e->data[0] == 'p') {
         s->nodes[node].probe_applied = true;
+        /* Nodes apply in index order, so the first probe applied is the
+         * lowest committed one: a snapshot reaching it covers it. */
+        if (s->probe_index == 0)
+            s->probe_index = e->index;
         return;
     }
     if (!parse_value(e, &client, &value) || client >= s->prof.n_clients)
