@@ -46,7 +46,7 @@ ifneq ($(wildcard bench/walbench.c),)
 PROGS += $(BUILD)/raftkv-walbench
 endif
 
-.PHONY: all progs deps cluster test sim-long mutation check-core-deps fmt fmt-check clean
+.PHONY: all progs deps cluster bench test sim-long mutation check-core-deps fmt fmt-check clean
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -97,6 +97,11 @@ sim-long: deps
 N ?= 3
 cluster: all
 	@scripts/cluster.sh $(N)
+
+# Side by side with etcd and Redis (issue 6); writes bench/RESULTS.md.
+# QUICK=1 for a ~2 min run; PROFILE=1 adds a perf profile of the leader.
+bench: all
+	@bench/bench.sh
 
 # Build the simulator with one planted bug and check the sweep catches it.
 mutation:
