@@ -46,7 +46,7 @@ ifneq ($(wildcard bench/walbench.c),)
 PROGS += $(BUILD)/raftkv-walbench
 endif
 
-.PHONY: all progs deps cluster bench test sim-long mutation check-core-deps fmt fmt-check clean
+.PHONY: all progs deps cluster bench nemesis test sim-long mutation check-core-deps fmt fmt-check clean
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -102,6 +102,13 @@ cluster: all
 # QUICK=1 for a ~2 min run; PROFILE=1 adds a perf profile of the leader.
 bench: all
 	@bench/bench.sh
+
+# Jepsen-style fault test (issue 7): 5 minutes of mixed faults on the asan
+# build, then the linearizability check; SEED=N picks the fault schedule.
+SEED ?= 1
+nemesis: deps
+	@$(MAKE) -s --no-print-directory MODE=asan progs
+	@tests/nemesis/nemesis.py --duration 300 --seed $(SEED)
 
 # Build the simulator with one planted bug and check the sweep catches it.
 mutation:

@@ -23,7 +23,7 @@ run() {
     if [ $rc -ne 0 ]; then
         tail -n 80 "$log"
     else
-        grep -E '^(FAIL|ok   mutation|seeds=|violations)' "$log" | head -n 20
+        grep -E '^(FAIL|ok   mutation|seeds=|violations|faults:|ops:|lost acknowledged|linearizable:|planted bug)' "$log" | head -n 20
     fi
     local summary
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -63,6 +63,9 @@ run "sim pinned seeds (asan)" ./build/asan/raftkv-sim --seeds-file tests/sim/see
 run "sim deterministic replay" sim_deterministic
 run "mutation check" tests/sim/mutation.sh
 run "Redis protocol (RESP) on a real cluster" python3 tests/cluster/test_resp.py
+run "nemesis checker" tests/nemesis/test_checker.py
+run "nemesis, 60 s of faults (asan)" tests/nemesis/nemesis.py --duration 60
+run "nemesis, planted bug caught" tests/nemesis/nemesis.py --planted-bug --duration 20
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed groups: ${failures[*]}"

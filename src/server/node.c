@@ -49,6 +49,19 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
+/* 64 random bits from the kernel; the time if that fails (uniqueness
+ * across restarts is all that is needed). */
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+        v = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+    if (fd >= 0)
+        close(fd);
+    return v;
+}
+
 /* ---- operation lists ---------------------------------------------------- */
 
 static void list_push(struct node_op_list *l, struct node_op *op, int which)
@@ -1062,6 +1075,11 @@ int node_start(const struct node_config *cfg,
     memset(&rp, 0, sizeof rp);
     n->cfg = *cfg;
     n->loop = loop;
+    /* Envelope tags and ReadIndex contexts start anywhere in 2^64 so that
+     * an answer meant for an earlier incarnation of this node (a late
+     * message, an entry applied after a restart) cannot match a request of
+     * this one. */
+    n->next_id = random_u64();
     n->disk = disk_posix();
     n->log.level = cfg->log_level;
     n->log.id = cfg->self_id;
