@@ -46,7 +46,7 @@ ifneq ($(wildcard bench/walbench.c),)
 PROGS += $(BUILD)/raftkv-walbench
 endif
 
-.PHONY: all progs deps cluster bench nemesis test sim-long mutation check-core-deps fmt fmt-check clean
+.PHONY: all progs deps cluster bench failover-bench nemesis test sim-long mutation check-core-deps fmt fmt-check clean
 all: deps
 	@$(MAKE) --no-print-directory progs
 
@@ -102,6 +102,10 @@ cluster: all
 # QUICK=1 for a ~2 min run; PROFILE=1 adds a perf profile of the leader.
 bench: all
 	@bench/bench.sh
+
+# Failover time of a 3-node cluster: kill -9 the leader 10 times (a figure).
+failover-bench: all
+	@python3 bench/failover.py
 
 # Jepsen-style fault test (issue 7): 5 minutes of mixed faults on the asan
 # build, then the linearizability check; SEED=N picks the fault schedule.

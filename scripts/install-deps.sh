@@ -6,12 +6,13 @@
 set -euo pipefail
 
 pkgs=(
-    gcc make            # the build
+    gcc libc6-dev make  # the build (libc6-dev is only recommended by gcc)
     liblmdb-dev         # the key-value state machine (src/kv)
     libuv1-dev          # event loop, TCP, timers (src/net)
     libhttp-parser-dev  # HTTP/1.1 request parsing (src/net/http.c)
     libjansson-dev      # JSON bodies (src/net/http.c)
     python3             # test scripts
+    iproute2            # network namespaces for the partition tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -23,7 +23,7 @@ run() {
     if [ $rc -ne 0 ]; then
         tail -n 80 "$log"
     else
-        grep -E '^(FAIL|ok   mutation|seeds=|violations|faults:|ops:|lost acknowledged|linearizable:|planted bug)' "$log" | head -n 20
+        grep -E '^(FAIL|SKIP|ok   mutation|seeds=|violations|faults:|ops:|lost acknowledged|linearizable:|planted bug)' "$log" | head -n 20
     fi
     local summary
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -62,6 +62,7 @@ run "sim sweep, snapshots + torn writes (asan)" ./build/asan/raftkv-sim --seeds 
 run "sim pinned seeds (asan)" ./build/asan/raftkv-sim --seeds-file tests/sim/seeds.txt
 run "sim deterministic replay" sim_deterministic
 run "mutation check" tests/sim/mutation.sh
+run "cluster tests (asan, real processes)" tests/cluster/run.py
 run "Redis protocol (RESP) on a real cluster" python3 tests/cluster/test_resp.py
 run "nemesis checker" tests/nemesis/test_checker.py
 run "nemesis, 60 s of faults (asan)" tests/nemesis/nemesis.py --duration 60

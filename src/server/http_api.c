@@ -71,6 +71,8 @@ struct http_api
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
 static void conn_parse(struct http_conn *c);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -637,9 +639,11 @@ static void conn_parse(struct http_conn *c)
         char errmsg[RKV_ERRMSG_LEN];
         size_t consumed = 0;
         if (c->n_slots >= HTTP_API_PIPELINE_MAX) {
-            /* Backpressure: stop reading until answers drain. */
+            /* Backpressure: stop reading until answers drain. The 408
+             * clock stops too: the wait is ours, not the client's. */
             if (c->reading && uv_read_stop((uv_stream_t *)&c->tcp) == 0)
                 c->reading = false;
+            c->partial_since_ms = 0;
             return;
         }
         int rv = http_parse_request(&c->ps, c->in.data, c->in.len, &req,
@@ -672,7 +676,8 @@ static void conn_parse(struct http_conn *c)
     }
     if (!c->reading && !c->closing && !c->stop_parsing &&
         c->n_slots < HTTP_API_PIPELINE_MAX)
-        c->reading = true; /* re-armed below by the caller when needed */
+        c->reading =
+            uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0;
     conn_flush(c);
 }
 
@@ -693,8 +698,6 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn_parse(c);
-    if (!c->reading && !c->closing)
-        uv_read_stop(st);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -1,6 +1,7 @@
 /* raftkv: one node of a cluster. See `raftkv --help` and DESIGN.md. */
 #define _DEFAULT_SOURCE
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +15,30 @@ extern char **environ;
 struct main_ctx
 {
     struct node *node; /* the node, until stopped */
+    bool stopping;     /* a signal asked for it: ignore repeats */
     uv_signal_t sigint, sigterm;
 };
 
-static void on_signal_closed(uv_handle_t *h)
+/* The node has freed itself: close the signal handles, the last ones
+ * keeping the loop alive, so uv_run returns. */
+static void on_stopped(void *ctx)
 {
-    (void)h;
+    struct main_ctx *m = ctx;
+    m->node = NULL;
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct main_ctx *m = s->data;
+    if (m->stopping)
+        return; /* Ctrl-C and a SIGTERM from a script both arrive */
+    m->stopping = true;
     fprintf(stderr, "raftkv: signal %d, stopping\n", signum);
-    if (m->node != NULL) {
-        node_stop(m->node);
-        m->node = NULL;
-    }
-    uv_close((uv_handle_t *)&m->sigint, on_signal_closed);
-    uv_close((uv_handle_t *)&m->sigterm, on_signal_closed);
+    if (m->node != NULL)
+        node_stop(m->node, on_stopped, m);
+    /* The signal handles stay until the node is gone (on_stopped). */
 }
 
 int main(int argc, char **argv)
@@ -60,19 +67,22 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(&m, 0, sizeof m);
-    rv = node_start(&cfg, &loop, &m.node, errmsg);
-    if (rv != 0) {
-        fprintf(stderr, "raftkv: node %llu: %s\n",
-                (unsigned long long)cfg.self_id, errmsg);
-        uv_run(&loop, UV_RUN_DEFAULT); /* let handles close */
-        (void)uv_loop_close(&loop);
-        return rv == RKV_ECONFIG ? 2 : 1;
-    }
+    /* Signals first: a SIGTERM during start-up still stops cleanly. */
     uv_signal_init(&loop, &m.sigint);
     uv_signal_init(&loop, &m.sigterm);
     m.sigint.data = m.sigterm.data = &m;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    rv = node_start(&cfg, &loop, &m.node, errmsg);
+    if (rv != 0) {
+        fprintf(stderr, "raftkv: node %llu: %s\n",
+                (unsigned long long)cfg.self_id, errmsg);
+        uv_close((uv_handle_t *)&m.sigint, NULL);
+        uv_close((uv_handle_t *)&m.sigterm, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT); /* let handles close */
+        (void)uv_loop_close(&loop);
+        return rv == RKV_ECONFIG ? 2 : 1;
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&loop);
     return 0;

@@ -1106,7 +1106,7 @@ int node_start(const struct node_config *cfg,
     n->handles_open = 4;
     rv = start_network(n, errmsg);
     if (rv != 0) {
-        node_stop(n);
+        node_stop(n, NULL, NULL);
         return rv;
     }
     uv_timer_start(&n->tick, on_tick, cfg->tick_ms, cfg->tick_ms);
@@ -1149,6 +1149,8 @@ void node_maybe_free(struct node *n)
     raft_free(n->raft);
     free(n->chunk_buf);
     LOG_INFO(&n->log, "stopped");
+    if (n->stopped_cb != NULL)
+        n->stopped_cb(n->stopped_ctx);
     free(n);
 }
 
@@ -1179,11 +1181,13 @@ void node_resolve_listen_host(const char *host, char *out, size_t cap)
     snprintf(out, cap, "%s", host);
 }
 
-void node_stop(struct node *n)
+void node_stop(struct node *n, void (*stopped)(void *ctx), void *ctx)
 {
     if (n->stopping)
         return;
     n->stopping = true;
+    n->stopped_cb = stopped;
+    n->stopped_ctx = ctx;
     fail_list(n, &n->writes, RKV_ESHUTDOWN);
     fail_list(n, &n->reads_index, RKV_ESHUTDOWN);
     fail_list(n, &n->reads_apply, RKV_ESHUTDOWN);

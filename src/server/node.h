@@ -73,8 +73,9 @@ int node_start(const struct node_config *cfg,
                char *errmsg);
 
 /* Stop serving, fail pending requests, sync and close storage, close every
- * handle; `n` is freed once the loop has run the close callbacks. */
-void node_stop(struct node *n);
+ * handle; `n` is freed once the loop has run the close callbacks, and then
+ * `stopped` (may be NULL) is called with `ctx`. Repeated calls do nothing. */
+void node_stop(struct node *n, void (*stopped)(void *ctx), void *ctx);
 
 /* Submit a write. `cmd` is encoded (copied) into the log entry. Returns 0
  * (op->done will be called), or RKV_ENOLEADER / RKV_ETOOBIG / RKV_EINVAL

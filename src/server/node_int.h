@@ -97,6 +97,8 @@ struct node
     raft_id last_leader; /* for leader-change logging and metrics */
     struct node_metrics metrics;
 
+    void (*stopped_cb)(void *ctx); /* node_stop()'s callback, or NULL */
+    void *stopped_ctx;
     bool stopping;       /* node_stop() called */
     int handles_open;    /* our uv handles not yet closed */
     int subsystems_open; /* transport / HTTP still closing */
