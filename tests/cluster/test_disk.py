@@ -2,7 +2,10 @@
 damaged in the middle (not a torn tail), or a directory of another cluster
 or another node."""
 
-from harness import TestFailure, check
+import os
+import subprocess
+
+from harness import TestFailure, check, wait_until
 
 
 def corrupt_wal(ctx):
@@ -64,7 +67,67 @@ def foreign_data_dir(ctx):
         raise TestFailure("node 1 no longer starts on its own data dir")
 
 
+def disk_full(ctx):
+    """One node's data directory on a small tmpfs that the test fills up:
+    writes through that node are answered with an error (507 or 503,
+    "outcome unknown"), never a hang or a crash; what was acknowledged
+    before stays readable; once space is back the node catches up and
+    serves writes again, and after a restart every acknowledged write is
+    there."""
+    c = ctx.cluster(3, start=False)
+    full = c.node(1)
+    mnt = c.dir / "small-disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs",
+                        str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        ctx.skip(f"cannot mount a tmpfs ({r.stderr.strip() or 'not root'})")
+    ctx.defer(lambda: subprocess.run(["umount", "-l", str(mnt)], check=False))
+    full.data_dir = mnt / "node1"
+    c.check_ports_free()
+    c.start()
+    c.leader()
+    acked = {}
+    for i in range(20):
+        c.put_ok(full, f"before{i}", f"v{i}")
+        acked[f"before{i}"] = f"v{i}"
+    filler = mnt / "filler"
+    for bs in ("1M", "4k", "512"):  # fill the disk to the last block
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", f"bs={bs}",
+                        "oflag=append", "conv=notrunc"],
+                       capture_output=True, check=False)
+    ctx.log(f"filled {mnt}: {filler.stat().st_size} bytes")
+    statuses = set()
+    for i in range(5):
+        r = full.put(f"during{i}", "x" * 100000, timeout=15)
+        statuses.add(r.status)
+        check(r.status in (503, 507),
+              f"write on a full disk answered {r.status}: {r.body[:200]!r}")
+    check(full.alive(), "the node with the full disk exited")
+    check(full.status()["id"] == 1, "the node stopped answering /status")
+    for k, v in acked.items():
+        got = full.get(k, stale=True)
+        check(got.status == 200 and got.json()["value"] == v,
+              f"acknowledged {k} unreadable on the full node: {got}")
+    os.unlink(filler)
+    leader = c.leader()
+    idx = c.put_ok(full, "after", "space is back")
+    acked["after"] = "space is back"
+    c.wait_applied(c.nodes, idx, timeout=20)
+    c.stop()
+    c.start()
+    c.leader()
+    for k, v in acked.items():
+        got = wait_until(f"{k} after restart",
+                         lambda k=k: full.get(k, stale=True).status == 200
+                         and full.get(k, stale=True), 15)
+        check(got.json()["value"] == v, f"{k} after restart: {got}")
+    ctx.log(f"answers on the full disk: {sorted(statuses)}; leader was "
+            f"{leader}")
+
+
 TESTS = [
     ("corrupt_wal", corrupt_wal, 60),
     ("foreign_data_dir", foreign_data_dir, 60),
+    ("disk_full", disk_full, 120),
 ]
