@@ -7,7 +7,8 @@
  * with raft_advance(), after etcd-io/raft's Ready/Advance. The protocol is
  * the one of "In Search of an Understandable Consensus Algorithm" (Ongaro &
  * Ousterhout, 2014), cited below by section; PreVote and CheckQuorum follow
- * Ongaro's thesis §9.6 and §6.2. */
+ * Ongaro's thesis §9.6 and §6.2, membership changes (one server at a time,
+ * with learners) §4, and leadership transfer §3.10. */
 #ifndef RAFTKV_RAFT_H
 #define RAFTKV_RAFT_H
 
@@ -23,6 +24,13 @@ typedef uint64_t raft_id;    /* node id, 0 means "none" */
 
 #define RAFT_MAX_NODES 16          /* voters + learners in one cluster */
 #define RAFT_ENTRY_MAX (64u << 20) /* largest entry payload, bytes */
+#define RAFT_MEMBER_CTX_MAX 128    /* opaque bytes kept per member */
+/* Largest encoded configuration (raft_conf_encode), bytes. */
+#define RAFT_CONF_ENCODED_MAX \
+    (2 + RAFT_MAX_NODES * (11 + RAFT_MEMBER_CTX_MAX) + 4)
+/* VOTE context of a campaign started by RAFT_MSG_TIMEOUT_NOW: voters grant
+ * it even within a leader's lease (thesis §3.10). */
+#define RAFT_CONTEXT_TRANSFER 1
 
 /* Allocation hook: every allocation of the core goes through it. A NULL
  * `alloc` in raft_config means the C library's malloc/realloc/free. */
@@ -44,7 +52,34 @@ enum raft_role {
 enum raft_entry_type {
     RAFT_ENTRY_NORMAL = 1, /* a client command for the state machine */
     RAFT_ENTRY_NOOP = 2,   /* appended by each new leader (§8) */
-    RAFT_ENTRY_CONF = 3,   /* membership change (encoded configuration) */
+    RAFT_ENTRY_CONF = 3,   /* the whole new configuration, raft_conf_encode */
+};
+
+/* One member of a configuration. */
+struct raft_member
+{
+    raft_id id;                       /* nonzero */
+    bool voter;                       /* counts toward quorums; else learner */
+    uint16_t ctx_len;                 /* bytes used in ctx */
+    uint8_t ctx[RAFT_MEMBER_CTX_MAX]; /* opaque to the core (the server keeps
+                                         the member's address there) */
+};
+
+/* A configuration: who is in the cluster (thesis §4.1). A valid one has
+ * members in ascending id order, no id twice, and at least one voter. */
+struct raft_conf
+{
+    size_t n;                                   /* members */
+    struct raft_member members[RAFT_MAX_NODES]; /* ascending id */
+};
+
+/* Membership changes for raft_change_member(), one server at a time
+ * (thesis §4.2): a new server joins as a learner, which receives the log
+ * but does not vote, and is promoted to voter once it has caught up. */
+enum raft_change {
+    RAFT_CHANGE_ADD_LEARNER = 1, /* add a non-voting member */
+    RAFT_CHANGE_PROMOTE = 2,     /* make a learner a voter */
+    RAFT_CHANGE_REMOVE = 3,      /* remove a voter or a learner */
 };
 
 /* One log entry. When the core hands entries out (raft_ready), `data` is
@@ -85,7 +120,8 @@ enum raft_msg_type {
  *                   reject: index = the rejected prev index, hint_index and
  *                   hint_term = where the follower's log may match (§5.3,
  *                   "fast backtracking")
- *   VOTE, PREVOTE   index/log_term: candidate's last entry
+ *   VOTE, PREVOTE   index/log_term: candidate's last entry; VOTE context:
+ *                   RAFT_CONTEXT_TRANSFER if sent on RAFT_MSG_TIMEOUT_NOW
  *   *_RESP          reject: vote refused
  *   HEARTBEAT       commit, context (ReadIndex round)
  *   HEARTBEAT_RESP  context echoed
@@ -93,8 +129,11 @@ enum raft_msg_type {
  *   READ_INDEX      context chosen by the follower
  *   READ_INDEX_RESP context echoed, index = read index, reject if refused
  *   SNAPSHOT        index/log_term: last entry covered; offset, data/len:
- *                   one chunk; done on the last chunk
+ *                   one chunk; done on the last chunk; entries: none, or
+ *                   one RAFT_ENTRY_CONF entry at (index, log_term) holding
+ *                   the snapshot's configuration
  *   SNAPSHOT_RESP   index: snapshot index; offset: bytes received; reject
+ *   TIMEOUT_NOW     leader to transfer target: campaign now (thesis §3.10)
  *
  * Ownership as for raft_entry: out of raft_ready() valid until
  * raft_advance(); into raft_step() borrowed for the call. */
@@ -113,7 +152,7 @@ struct raft_msg
     raft_index hint_index; /* reject hint: follower's candidate match index */
     raft_term hint_term;   /* reject hint: follower's term at hint_index */
     uint64_t offset;       /* snapshot chunk offset, bytes */
-    const struct raft_entry *entries; /* APPEND, PROPOSE */
+    const struct raft_entry *entries; /* APPEND, PROPOSE, SNAPSHOT */
     size_t n_entries;
     const uint8_t *data; /* SNAPSHOT chunk */
     size_t len;          /* SNAPSHOT chunk length, bytes */
@@ -128,7 +167,10 @@ struct raft_hard_state
 };
 
 /* Which state a snapshot holds: everything applied up to `index`, whose
- * entry had term `term`. */
+ * entry had term `term`. A snapshot also records the configuration in force
+ * at `index` (raft_conf_at, raft_load_snapshot_conf, and the Ready's
+ * snapshot_conf), kept apart from this struct, which is copied by value on
+ * every Ready. */
 struct raft_snapshot_meta
 {
     raft_index index; /* last entry covered */
@@ -151,7 +193,9 @@ typedef void (*raft_trace_fn)(void *ctx, int level, const char *line);
 struct raft_config
 {
     raft_id id;                     /* this node, one of voters[] */
-    raft_id voters[RAFT_MAX_NODES]; /* voting members, in any order */
+    raft_id voters[RAFT_MAX_NODES]; /* initial voting members, any order;
+                                       a configuration in the log or in the
+                                       snapshot takes precedence */
     size_t n_voters;
     unsigned election_ticks;       /* base election timeout: the randomized
                                       timeout is drawn from [e, 2e) */
@@ -165,6 +209,9 @@ struct raft_config
     raft_trace_fn trace;           /* NULL: silent */
     void *trace_ctx;
     int trace_level; /* lowest level passed to `trace` */
+    bool join;       /* joining a running cluster: n_voters is 0, the node
+                        starts without a configuration, never campaigns,
+                        and learns its configuration from the leader */
 };
 
 /* Fill `cfg` with defaults: a tick is meant as 10 ms, so election timeouts
@@ -193,9 +240,11 @@ void raft_config_default(struct raft_config *cfg);
  *   a. if `has_chunk`, write the chunk at chunk_offset into the incoming
  *      snapshot file for `chunk_meta` (offset 0 starts a new file);
  *   b. if `install` is set, the incoming file for `snapshot` is complete:
- *      make it the current snapshot durably, restore the state machine from
- *      it, and discard every stored log entry: the log now starts right
- *      after snapshot.index.
+ *      make it the current snapshot durably, with the configuration
+ *      `snapshot_conf` (if not NULL) stored beside it for
+ *      raft_load_snapshot_conf(), restore the state machine from it, and
+ *      discard every stored log entry: the log now starts right after
+ *      snapshot.index.
  * And on a leader, step 2 has one more duty: a message of type
  * RAFT_MSG_SNAPSHOT comes without data; the host attaches a chunk of its
  * choice of size (1 MiB, say) of its current snapshot file from `offset`, and
@@ -222,8 +271,12 @@ struct raft_ready
     uint64_t chunk_offset;                /* where the chunk goes, bytes */
     const uint8_t *chunk;                 /* its bytes */
     size_t chunk_len;
-    bool install;                       /* install the snapshot (b.) */
-    struct raft_snapshot_meta snapshot; /* the snapshot to install */
+    bool install;                          /* install the snapshot (b.) */
+    struct raft_snapshot_meta snapshot;    /* the snapshot to install */
+    const struct raft_conf *snapshot_conf; /* install: the configuration it
+                                              records, NULL if none (the
+                                              initial one); owned by the
+                                              core until raft_advance() */
 };
 
 /* Whether a message of this type may be sent before step 1 of its Ready
@@ -244,14 +297,16 @@ struct raft_progress_info
     raft_index next;    /* next index to send */
     uint8_t state;      /* enum raft_progress_state */
     bool recent_active; /* heard from within the election timeout */
+    bool voter;         /* a voter; else a learner */
 };
 
 struct raft; /* opaque; one per node */
 
 /* Allocate and initialize a core for node cfg->id as a follower in term 0
  * with an empty log. `cfg` is copied. Returns 0 and sets *out, or
- * RKV_EINVAL (id not among voters, duplicate voter, bad timeouts) or
- * RKV_ENOMEM. Free with raft_free(). */
+ * RKV_EINVAL (id not among voters, duplicate voter, no voters without
+ * `join`, voters with `join`, bad timeouts) or RKV_ENOMEM. Free with
+ * raft_free(). */
 int raft_new(const struct raft_config *cfg, struct raft **out);
 
 /* Release everything the core owns, including memory still lent out by a
@@ -260,10 +315,16 @@ void raft_free(struct raft *r);
 
 /* Load what a previous incarnation persisted: hard state and log entries
  * (ascending, contiguous, starting right after the snapshot loaded by
- * raft_load_snapshot(), else at index 1). Data is copied. Call once, right
- * after raft_new() (and raft_load_snapshot()). Returns 0, RKV_EINVAL if the
- * entries are not contiguous or hs.commit is past the last entry, or
- * RKV_ENOMEM (the core is then unusable and must be freed). */
+ * raft_load_snapshot[_conf](), else at index 1). Data is copied. The
+ * configuration in force becomes the one of the last RAFT_ENTRY_CONF entry,
+ * if any. Call once, right after raft_new() (and raft_load_snapshot*()).
+ * Returns 0, RKV_EINVAL if the entries are not contiguous, hs.commit is past
+ * the last entry, or hs.vote is not a voter of raft_config.voters while that
+ * is still the configuration (no CONF entry loaded, none recorded with the
+ * snapshot; once it changed, a vote may name a node made a voter by an
+ * entry a later leader truncated), RKV_ECORRUPT if a RAFT_ENTRY_CONF entry
+ * does not decode, or RKV_ENOMEM (the core is then unusable and must be
+ * freed). */
 int raft_load(struct raft *r,
               const struct raft_hard_state *hs,
               const struct raft_entry *entries,
@@ -272,14 +333,23 @@ int raft_load(struct raft *r,
 /* Tell a fresh core that its state machine was restored from the snapshot
  * `meta`: the log starts after it and everything up to it counts as
  * committed and applied. Call before raft_load(). Returns 0 or RKV_EINVAL
- * (log not empty). */
+ * (log not empty). Same as raft_load_snapshot_conf(r, meta, NULL). */
 int raft_load_snapshot(struct raft *r, const struct raft_snapshot_meta *meta);
 
+/* raft_load_snapshot() for a snapshot that records the configuration
+ * `conf` (copied; NULL: none recorded, the initial one of raft_config): it
+ * is in force until a later RAFT_ENTRY_CONF entry. Returns 0 or RKV_EINVAL
+ * (log not empty, or `conf` not a valid configuration). */
+int raft_load_snapshot_conf(struct raft *r,
+                            const struct raft_snapshot_meta *meta,
+                            const struct raft_conf *conf);
+
 /* The host has durably saved a snapshot of its state machine at `index`
- * (which it has applied): the core forgets entries up to `index` and will
- * send that snapshot to followers that need them. The host may then remove
- * those entries from its WAL. Returns 0, or RKV_EINVAL if index is past the
- * applied index or before the current first index - 1. */
+ * (which it has applied), with the configuration raft_conf_at(index) beside
+ * it: the core forgets entries up to `index` and will send that snapshot
+ * (and its configuration) to followers that need them. The host may then
+ * remove those entries from its WAL. Returns 0, or RKV_EINVAL if index is
+ * past the applied index or before the current first index - 1. */
 int raft_compact(struct raft *r, raft_index index);
 
 /* The latest snapshot the core knows of (index 0 if none). */
@@ -289,9 +359,15 @@ struct raft_snapshot_meta raft_snapshot_of(const struct raft *r);
  * candidate) or send heartbeats and check the quorum (leader). */
 void raft_tick(struct raft *r);
 
-/* Handle one message from a peer. Messages from unknown nodes, for another
- * node, or malformed (bad type, entries not contiguous) are dropped with
- * RKV_EPROTO and change nothing. Returns 0, RKV_EPROTO or RKV_ENOMEM. */
+/* Handle one message from a peer. Messages from nodes outside the
+ * configuration are accepted (a server being added, or one that does not
+ * know it was removed, must be able to talk), but their answers to a leader
+ * or candidate are ignored and their vote requests refused. Messages for
+ * another node, from node 0 or from ourselves, or malformed (bad type,
+ * entries not contiguous, a RAFT_ENTRY_CONF entry that does not decode, a
+ * leader's message of our term from another node than the leader we know
+ * for it) are dropped with RKV_EPROTO and change nothing. Returns 0,
+ * RKV_EPROTO or RKV_ENOMEM. */
 int raft_step(struct raft *r, const struct raft_msg *m);
 
 /* Propose a client command of `len` bytes (copied). On the leader the entry
@@ -299,8 +375,9 @@ int raft_step(struct raft *r, const struct raft_msg *m);
  * is committed iff the entry applied at *index has term *term. On a
  * follower that knows a leader, the command is forwarded and *index is set
  * to 0: the host recognizes its command when it is applied. Returns 0,
- * RKV_ENOLEADER (no known leader), RKV_ETOOBIG (len > RAFT_ENTRY_MAX) or
- * RKV_ENOMEM; on error nothing is appended or sent. */
+ * RKV_ENOLEADER (no known leader), RKV_EBUSY (this leader is transferring
+ * its leadership: retry shortly, probably elsewhere), RKV_ETOOBIG (len >
+ * RAFT_ENTRY_MAX) or RKV_ENOMEM; on error nothing is appended or sent. */
 int raft_propose(struct raft *r,
                  const void *data,
                  size_t len,
@@ -343,10 +420,99 @@ raft_term raft_term_at(const struct raft *r, raft_index index);
 /* Entry at `index` (borrowed until the next call that changes the log), or
  * NULL if out of the log. */
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index index);
-/* Fill up to `cap` progress records (leader only); returns the count. */
+/* Fill up to `cap` progress records (leader only), one per member of the
+ * configuration (voters and learners, the leader itself included if it is
+ * a member), in id order; returns the count. */
 size_t raft_progress(const struct raft *r,
                      struct raft_progress_info *out,
                      size_t cap);
+
+/* Membership (thesis §4). The configuration in force on a node is the one
+ * of the last RAFT_ENTRY_CONF entry in its log, committed or not ("a
+ * server always uses the latest configuration in its log", §4.1); if a
+ * conflicting leader truncates that entry, the previous one is back in
+ * force. Without any, it is the snapshot's, else raft_config.voters. Quorums
+ * (commit, elections, ReadIndex, CheckQuorum) count its voters only. */
+
+/* Encode `conf` into `buf` (`cap` bytes; RAFT_CONF_ENCODED_MAX always
+ * suffices) and set *len. The format, little-endian, version 1:
+ *   u8 version, u8 n, then n times {u64 id, u8 voter (0|1), u16 ctx_len,
+ *   ctx_len bytes}, then u32 CRC-32C of every byte before it.
+ * Returns 0, or RKV_EINVAL if `conf` is not valid (see struct raft_conf;
+ * an empty one is not) or does not fit in `cap`. */
+int raft_conf_encode(const struct raft_conf *conf,
+                     uint8_t *buf,
+                     size_t cap,
+                     size_t *len);
+
+/* Decode `len` bytes (untrusted) into *conf. Returns 0, or RKV_ECORRUPT
+ * with a reason in `errmsg` (RKV_ERRMSG_LEN bytes; may be NULL) if the
+ * bytes are not exactly one valid encoded configuration: truncated,
+ * trailing bytes, bad checksum, unknown version, or an invalid
+ * configuration. *conf is undefined on error. */
+int raft_conf_decode(const uint8_t *buf,
+                     size_t len,
+                     struct raft_conf *conf,
+                     char *errmsg);
+
+/* The member `id` of `conf`, or NULL. Borrowed from `conf`. */
+const struct raft_member *raft_conf_find(const struct raft_conf *conf,
+                                         raft_id id);
+
+/* The configuration in force (borrowed until the next call that changes
+ * the log). It is empty (n == 0) only on a joining node that has not yet
+ * heard of one. */
+const struct raft_conf *raft_conf_of(const struct raft *r);
+
+/* The configuration in force when the log ended at `index`, into *out (the
+ * initial one spelled out if no other was ever recorded): what the host
+ * stores with a snapshot taken at `index` (see raft_compact). Returns 0,
+ * RKV_ECOMPACTED (index before the latest snapshot) or RKV_EUNAVAIL (index
+ * past the last entry). */
+int raft_conf_at(const struct raft *r, raft_index index, struct raft_conf *out);
+
+/* Propose a one-server membership change (thesis §4.2): appends a
+ * RAFT_ENTRY_CONF entry holding the whole new configuration, in force at
+ * once on this leader (and on each follower when appended there); the
+ * change is done when that entry, at *index (may be NULL), is committed.
+ * `change` is an enum raft_change; `ctx` (ctx_len bytes, copied) is the new
+ * member's opaque data for RAFT_CHANGE_ADD_LEARNER and ignored otherwise.
+ * A leader that removes itself goes on leading, without counting itself,
+ * until the entry commits, then steps down (thesis §4.2.2).
+ * Returns 0, or:
+ *   RKV_ENOTLEADER  not the leader;
+ *   RKV_EBUSY       another change is not yet committed (one at a time,
+ *                   §4.1), or this leader has not yet committed an entry of
+ *                   its term (until then an earlier leader's change may
+ *                   still be in flight, the single-server change bug), or a
+ *                   leadership transfer is running, or, for PROMOTE, the
+ *                   learner has not caught up: a learner is caught up once
+ *                   it stores every entry this leader has committed (match
+ *                   >= commit index, §4.2.1);
+ *   RKV_EINVAL      bad `change`, id 0 or ctx_len > RAFT_MEMBER_CTX_MAX;
+ *                   adding a member, or adding past RAFT_MAX_NODES;
+ *                   promoting a non-learner; removing a non-member or the
+ *                   last voter;
+ *   RKV_ENOMEM      nothing was appended. */
+int raft_change_member(struct raft *r,
+                       int change,
+                       raft_id id,
+                       const void *ctx,
+                       size_t ctx_len,
+                       raft_index *index);
+
+/* Hand leadership to voter `target` (thesis §3.10): this leader stops
+ * accepting proposals and membership changes (RKV_EBUSY), brings the target's
+ * log up to date, then sends it RAFT_MSG_TIMEOUT_NOW; the target campaigns
+ * at once, without PreVote, and voters grant it even within our lease. If
+ * the target has not taken over within an election timeout, the transfer is
+ * cancelled and proposals are accepted again. Returns 0, RKV_ENOTLEADER,
+ * RKV_EINVAL (target is this node or not a voter), RKV_EBUSY (a transfer is
+ * already running) or RKV_ENOMEM (no transfer started). */
+int raft_transfer_leader(struct raft *r, raft_id target);
+
+/* The target of the running leadership transfer, 0 if none. */
+raft_id raft_transfer_target(const struct raft *r);
 
 const char *raft_role_name(enum raft_role role);
 const char *raft_msg_type_name(int type);

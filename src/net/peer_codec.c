@@ -117,7 +117,10 @@ static uint64_t read_u64(struct reader *r)
 
 static bool carries_entries(uint8_t type)
 {
-    return type == RAFT_MSG_APPEND || type == RAFT_MSG_PROPOSE;
+    /* A SNAPSHOT carries the configuration entry at its index (membership
+     * changes, raft.h). */
+    return type == RAFT_MSG_APPEND || type == RAFT_MSG_PROPOSE ||
+           type == RAFT_MSG_SNAPSHOT;
 }
 
 static bool valid_entry_type(uint8_t type)

@@ -21,7 +21,8 @@
  *                    u32 len, len bytes
  *   u32 data_len     then data_len bytes (snapshot chunk)
  *
- * Entries travel only in APPEND and PROPOSE, data only in SNAPSHOT.
+ * Entries travel only in APPEND, PROPOSE and SNAPSHOT (its configuration
+ * entry), data only in SNAPSHOT.
  *
  * Why a checksum although TCP has one: TCP's 16-bit sum misses some
  * multi-bit errors (and NICs that offload it do not cover what happens in

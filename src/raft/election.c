@@ -1,5 +1,7 @@
 /* Leader election (§5.2, §5.4.1), with PreVote (thesis §9.6): roles, the
- * randomized election timer, campaigns, and the vote rule. */
+ * randomized election timer, campaigns, and the vote rule. Only voters of
+ * the configuration in force campaign and are asked for votes (thesis
+ * §4.2.1: learners do not vote). */
 #include "raft_int.h"
 
 void raft__reset_election_timer(struct raft *r)
@@ -34,6 +36,7 @@ void raft__become_follower(struct raft *r, raft_term term, raft_id leader)
     r->role = RAFT_FOLLOWER;
     r->leader = leader;
     r->bcast_wanted = false;
+    r->transfer_target = 0;
     raft__reset_election_timer(r);
 }
 
@@ -85,9 +88,8 @@ static int tally(const struct raft *r)
 static void record_vote(struct raft *r, raft_id id, bool granted)
 {
     struct raft__progress *pr = raft__progress_of(r, id);
-    ASSERT(pr != NULL);
-    if (pr->vote_responded)
-        return; /* duplicated message */
+    if (pr == NULL || !pr->voter || pr->vote_responded)
+        return; /* not asked, or a duplicated message */
     pr->vote_responded = true;
     pr->vote_granted = granted;
 }
@@ -95,11 +97,13 @@ static void record_vote(struct raft *r, raft_id id, bool granted)
 /* Start a (pre-)campaign: ask every voter for its vote (§5.2). A PreVote
  * asks "would you vote for me in term+1?" without changing any term, so a
  * node that cannot win never disrupts the cluster. */
-int raft__campaign(struct raft *r, bool pre)
+int raft__campaign(struct raft *r, bool pre, bool transfer)
 {
     raft_term term;
     int outcome;
     ASSERT(r->role != RAFT_LEADER);
+    ASSERT(raft__is_voter(r, r->cfg.id));
+    ASSERT(!(pre && transfer));
     reset_votes(r);
     raft__reset_election_timer(r);
     r->leader = 0;
@@ -112,12 +116,15 @@ int raft__campaign(struct raft *r, bool pre)
         r->vote = r->cfg.id;
         term = r->term;
     }
-    raft__tracef(r, RAFT_TRACE_INFO, "%s for term %llu",
-                 pre ? "pre-campaign" : "campaign", (unsigned long long)term);
+    /* A partitioned node pre-campaigns every election timeout: that is
+     * not a state change, so only the real campaign is logged at info. */
+    raft__tracef(r, pre ? RAFT_TRACE_DEBUG : RAFT_TRACE_INFO,
+                 "%s for term %llu", pre ? "pre-campaign" : "campaign",
+                 (unsigned long long)term);
     record_vote(r, r->cfg.id, true);
     outcome = tally(r);
     if (outcome > 0)
-        return pre ? raft__campaign(r, false) : become_leader(r);
+        return pre ? raft__campaign(r, false, false) : become_leader(r);
     for (size_t i = 0; i < r->n_prs; i++) {
         struct raft_msg m = {
             .type = pre ? RAFT_MSG_PREVOTE : RAFT_MSG_VOTE,
@@ -125,8 +132,9 @@ int raft__campaign(struct raft *r, bool pre)
             .term = term,
             .index = raft__log_last_index(&r->log),
             .log_term = raft__log_last_term(&r->log),
+            .context = transfer ? RAFT_CONTEXT_TRANSFER : 0,
         };
-        if (m.to == r->cfg.id)
+        if (m.to == r->cfg.id || !r->prs[i].voter)
             continue;
         int rv = raft__send(r, &m);
         if (rv != 0)
@@ -139,9 +147,19 @@ void raft__tick_election(struct raft *r)
 {
     ASSERT(r->role != RAFT_LEADER);
     r->election_elapsed++;
-    if (r->election_elapsed >= r->randomized_timeout)
-        (void)raft__campaign(r, r->cfg.pre_vote); /* ENOMEM: the timer
-                                                     retries */
+    if (r->election_elapsed < r->randomized_timeout)
+        return;
+    if (!raft__is_voter(r, r->cfg.id)) {
+        /* A learner, removed or joining node never campaigns; after a
+         * timeout without word from the leader it stops naming one, so
+         * that clients look elsewhere. */
+        ASSERT(r->role == RAFT_FOLLOWER);
+        r->leader = 0;
+        raft__reset_election_timer(r);
+        return;
+    }
+    (void)raft__campaign(r, r->cfg.pre_vote, false); /* ENOMEM: the timer
+                                                        retries */
 }
 
 /* §5.4.1: "the voter denies its vote if its own log is more up-to-date than
@@ -182,8 +200,9 @@ int raft__handle_vote_request(struct raft *r, const struct raft_msg *m)
             r->vote = m->from;
             r->election_elapsed = 0;
         }
-        raft__tracef(r, RAFT_TRACE_INFO, "grant %s to %llu",
-                     pre ? "pre-vote" : "vote", (unsigned long long)m->from);
+        raft__tracef(r, pre ? RAFT_TRACE_DEBUG : RAFT_TRACE_INFO,
+                     "grant %s to %llu", pre ? "pre-vote" : "vote",
+                     (unsigned long long)m->from);
     } else {
         resp.term = r->term;
         resp.reject = true;
@@ -200,7 +219,7 @@ int raft__handle_vote_response(struct raft *r, const struct raft_msg *m)
     outcome = tally(r);
     if (outcome > 0) {
         if (r->role == RAFT_PRE_CANDIDATE)
-            return raft__campaign(r, false);
+            return raft__campaign(r, false, false);
         return become_leader(r);
     }
     if (outcome < 0)

@@ -6,20 +6,30 @@
 
 #include "raft_int.h"
 
-int raft__progress_init(struct raft *r, struct raft__progress *pr)
+/* A new member, probed from `next`. Counted active, so that CheckQuorum
+ * gives it a whole election timeout to answer. */
+void raft__progress_init(struct raft__progress *pr,
+                         raft_id id,
+                         bool voter,
+                         raft_index next,
+                         raft_index *ring)
 {
-    raft_id id = pr->id;
+    const struct raft *r = NULL; /* for ASSERT */
+    ASSERT(id != 0);
+    ASSERT(ring != NULL);
     memset(pr, 0, sizeof *pr);
     pr->id = id;
-    pr->next = 1;
-    pr->inflight = raft__malloc(r, r->cfg.max_inflight * sizeof(raft_index));
-    return pr->inflight == NULL ? RKV_ENOMEM : 0;
+    pr->voter = voter;
+    pr->next = next;
+    pr->state = RAFT_PROGRESS_PROBE;
+    pr->recent_active = true;
+    pr->inflight = ring;
 }
 
-void raft__progress_close(struct raft *r, struct raft__progress *pr)
+raft_index raft__progress_match(const struct raft *r,
+                                const struct raft__progress *pr)
 {
-    raft__free(r, pr->inflight);
-    pr->inflight = NULL;
+    return pr->id == r->cfg.id ? r->persisted : pr->match;
 }
 
 void raft__progress_reset(struct raft__progress *pr, raft_index next)

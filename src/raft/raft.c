@@ -1,6 +1,7 @@
 /* The core's entry points: creation, the term rules shared by every role
  * (§5.1), dispatch of messages to the role that handles them, and the
  * Ready/Advance hand-off to the host (include/raftkv/raft.h). */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,9 @@ void raft_config_default(struct raft_config *cfg)
 static int check_config(const struct raft_config *cfg)
 {
     bool self = false;
-    if (cfg->id == 0 || cfg->n_voters == 0 || cfg->n_voters > RAFT_MAX_NODES)
+    /* A joining node learns its configuration from the leader. */
+    if (cfg->id == 0 || cfg->join != (cfg->n_voters == 0) ||
+        cfg->n_voters > RAFT_MAX_NODES)
         return RKV_EINVAL;
     if (cfg->election_ticks < 2 || cfg->heartbeat_ticks == 0 ||
         cfg->heartbeat_ticks >= cfg->election_ticks || cfg->max_inflight == 0 ||
@@ -85,15 +88,18 @@ static int check_config(const struct raft_config *cfg)
             if (cfg->voters[j] == cfg->voters[i])
                 return RKV_EINVAL;
     }
-    return self ? 0 : RKV_EINVAL;
+    return self || cfg->join ? 0 : RKV_EINVAL;
 }
+
+/* The rings of raft_new() fit in a size_t whatever max_inflight is. */
+_Static_assert(SIZE_MAX / RAFT_MAX_NODES / sizeof(raft_index) >= UINT_MAX,
+               "inflight pool size cannot overflow");
 
 int raft_new(const struct raft_config *cfg, struct raft **out)
 {
     static const struct rkv_alloc libc = {NULL, libc_malloc, libc_realloc,
                                           libc_free};
     const struct rkv_alloc *a = cfg->alloc != NULL ? cfg->alloc : &libc;
-    raft_id ids[RAFT_MAX_NODES];
     struct raft *r;
     int rv = check_config(cfg);
     if (rv != 0)
@@ -108,23 +114,15 @@ int raft_new(const struct raft_config *cfg, struct raft **out)
     r->role = RAFT_FOLLOWER;
     r->unstable = 1;
     raft__log_init(&r->log);
-    /* Members in id order, so that iteration never depends on input order. */
-    memcpy(ids, cfg->voters, cfg->n_voters * sizeof ids[0]);
-    for (size_t i = 1; i < cfg->n_voters; i++)
-        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
-            raft_id t = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = t;
-        }
-    for (size_t i = 0; i < cfg->n_voters; i++) {
-        r->prs[i].id = ids[i];
-        r->n_prs++;
-        rv = raft__progress_init(r, &r->prs[i]);
-        if (rv != 0) {
-            raft_free(r);
-            return rv;
-        }
+    /* Rings for as many members as a configuration may hold, so that a
+     * configuration change never needs memory. */
+    r->inflight_pool = raft__malloc(
+        r, RAFT_MAX_NODES * (size_t)cfg->max_inflight * sizeof(raft_index));
+    if (r->inflight_pool == NULL) {
+        raft_free(r);
+        return RKV_ENOMEM;
     }
+    raft__conf_init(r);
     raft__reset_election_timer(r);
     *out = r;
     return 0;
@@ -176,8 +174,7 @@ void raft_free(struct raft *r)
     raft__release_lent(r);
     outbox_close(r, &r->out);
     outbox_close(r, &r->lent);
-    for (size_t i = 0; i < r->n_prs; i++)
-        raft__progress_close(r, &r->prs[i]);
+    raft__free(r, r->inflight_pool);
     raft__free(r, r->reads);
     raft__log_close(r, &r->log);
     raft__free(r, r);
@@ -189,15 +186,29 @@ int raft_load(struct raft *r,
               size_t n)
 {
     raft_index first = r->log.offset + 1;
+    bool conf_in_log = false;
     ASSERT(r->log.n == 0);
     ASSERT(!r->ready_out);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        struct raft_conf conf;
         if (entries[i].index != first + i || entries[i].len > RAFT_ENTRY_MAX ||
             (i > 0 && entries[i].term < entries[i - 1].term) ||
             entries[i].term > hs->term)
             return RKV_EINVAL;
-    if (hs->commit > r->log.offset + n ||
-        (hs->vote != 0 && raft__progress_of(r, hs->vote) == NULL))
+        if (entries[i].type != RAFT_ENTRY_CONF)
+            continue;
+        conf_in_log = true;
+        if (raft_conf_decode(entries[i].data, entries[i].len, &conf, NULL) != 0)
+            return RKV_ECORRUPT;
+    }
+    if (hs->commit > r->log.offset + n)
+        return RKV_EINVAL;
+    /* We vote only for voters of our configuration. While it is still the
+     * initial one, the vote must name one of them; once it changed, a
+     * truncation may since have removed the entry that made the candidate
+     * a voter. */
+    if (hs->vote != 0 && !conf_in_log && r->snap_conf.n == 0 &&
+        !raft__is_voter(r, hs->vote))
         return RKV_EINVAL;
     for (size_t i = 0; i < n; i++) {
         int rv = raft__log_append_copy(r, &r->log, &entries[i]);
@@ -211,7 +222,8 @@ int raft_load(struct raft *r,
     r->persisted = r->log.offset + n;
     r->unstable = r->persisted + 1;
     r->hs_handed = *hs;
-    raft__progress_of(r, r->cfg.id)->match = r->persisted;
+    if (conf_in_log)
+        raft__conf_log_changed(r, first);
     raft__tracef(r, RAFT_TRACE_INFO, "loaded %zu entries, commit %llu", n,
                  (unsigned long long)hs->commit);
     return 0;
@@ -223,11 +235,6 @@ struct raft__progress *raft__progress_of(struct raft *r, raft_id id)
         if (r->prs[i].id == id)
             return &r->prs[i];
     return NULL;
-}
-
-size_t raft__quorum(const struct raft *r)
-{
-    return r->n_prs / 2 + 1;
 }
 
 int raft__send(struct raft *r, struct raft_msg *m)
@@ -273,31 +280,35 @@ int raft__push_read_state(struct raft *r,
     return 0;
 }
 
+/* CheckQuorum (thesis §6.2): a leader that did not hear from a majority of
+ * voters during a whole election timeout steps down, so that a partitioned
+ * leader stops accepting work it cannot commit. Returns whether it did. */
+static bool check_quorum(struct raft *r)
+{
+    size_t active = 0;
+    for (size_t i = 0; i < r->n_prs; i++) {
+        struct raft__progress *pr = &r->prs[i];
+        if (pr->voter && (pr->id == r->cfg.id || pr->recent_active))
+            active++;
+        pr->recent_active = pr->id == r->cfg.id;
+    }
+    if (active >= raft__quorum(r))
+        return false;
+    raft__tracef(r, RAFT_TRACE_INFO, "lost quorum, stepping down");
+    raft__become_follower(r, r->term, 0);
+    return true;
+}
+
 void raft_tick(struct raft *r)
 {
     if (r->role == RAFT_LEADER) {
         r->heartbeat_elapsed++;
         r->election_elapsed++;
+        raft__transfer_tick(r);
         if (r->election_elapsed >= r->cfg.election_ticks) {
             r->election_elapsed = 0;
-            /* CheckQuorum (thesis §6.2): a leader that did not hear from a
-             * majority during a whole election timeout steps down, so that
-             * a partitioned leader stops accepting work it cannot commit. */
-            if (r->cfg.check_quorum) {
-                size_t active = 0;
-                for (size_t i = 0; i < r->n_prs; i++) {
-                    struct raft__progress *pr = &r->prs[i];
-                    if (pr->id == r->cfg.id || pr->recent_active)
-                        active++;
-                    pr->recent_active = pr->id == r->cfg.id;
-                }
-                if (active < raft__quorum(r)) {
-                    raft__tracef(r, RAFT_TRACE_INFO,
-                                 "lost quorum, stepping down");
-                    raft__become_follower(r, r->term, 0);
-                    return;
-                }
-            }
+            if (r->cfg.check_quorum && check_quorum(r))
+                return;
         }
         if (r->heartbeat_elapsed >= r->cfg.heartbeat_ticks) {
             r->heartbeat_elapsed = 0;
@@ -319,10 +330,11 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
     if (m->term > r->term) {
         if (t == RAFT_MSG_VOTE || t == RAFT_MSG_PREVOTE) {
             /* Leader stickiness (thesis §4.2.3, §9.6): while we hear from a
-             * leader, a candidate cannot disrupt the cluster. */
+             * leader, a candidate cannot disrupt the cluster; unless the
+             * leader itself asked it to take over (§3.10). */
             bool in_lease = r->cfg.check_quorum && r->leader != 0 &&
                             r->election_elapsed < r->cfg.election_ticks;
-            if (in_lease)
+            if (in_lease && m->context != RAFT_CONTEXT_TRANSFER)
                 return false;
         }
         if (t == RAFT_MSG_PREVOTE || (t == RAFT_MSG_PREVOTE_RESP && !m->reject))
@@ -355,10 +367,72 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
     return false;
 }
 
+/* Whether `t` is sent only by the leader of the message's term. */
+static bool from_leader(uint8_t t)
+{
+    return t == RAFT_MSG_APPEND || t == RAFT_MSG_HEARTBEAT ||
+           t == RAFT_MSG_SNAPSHOT || t == RAFT_MSG_TIMEOUT_NOW;
+}
+
+/* Entry `i` of `m`, checked against the message that carries it. */
+static bool valid_entry(const struct raft_msg *m, size_t i)
+{
+    const struct raft_entry *e = &m->entries[i];
+    struct raft_conf conf;
+    if (e->len > RAFT_ENTRY_MAX || (e->len > 0 && e->data == NULL) ||
+        e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONF)
+        return false;
+    if (m->type == RAFT_MSG_APPEND &&
+        (e->index != m->index + 1 + i || e->term > m->term ||
+         (i == 0 ? e->term < m->log_term : e->term < m->entries[i - 1].term)))
+        return false;
+    /* A snapshot's configuration: one entry at the snapshot's index. */
+    if (m->type == RAFT_MSG_SNAPSHOT &&
+        (m->n_entries != 1 || e->type != RAFT_ENTRY_CONF ||
+         e->index != m->index || e->term != m->log_term))
+        return false;
+    /* Client commands only: configurations come from raft_change_member. */
+    if (m->type == RAFT_MSG_PROPOSE && e->type != RAFT_ENTRY_NORMAL)
+        return false;
+    return e->type != RAFT_ENTRY_CONF ||
+           raft_conf_decode(e->data, e->len, &conf, NULL) == 0;
+}
+
+/* Rules for nodes outside the configuration, before any term rule, so that
+ * they cannot disrupt it (thesis §4.2.3): a vote request is refused unless
+ * both we and the candidate are voters (learners never vote), and answers
+ * to a leader or candidate from a non-member are ignored. Everything else
+ * is processed: a server being added, or a leader this node does not know
+ * of yet, must be heard. Returns whether `m` must be processed further. */
+static bool member_rules(struct raft *r, const struct raft_msg *m)
+{
+    uint8_t t = m->type;
+    if (t == RAFT_MSG_VOTE || t == RAFT_MSG_PREVOTE) {
+        if (raft__is_voter(r, r->cfg.id) && raft__is_voter(r, m->from))
+            return true;
+        struct raft_msg resp = {
+            .type =
+                t == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PREVOTE_RESP,
+            .to = m->from,
+            .term = r->term,
+            .reject = true,
+        };
+        raft__tracef(r, RAFT_TRACE_DEBUG, "refuse %s of non-voter %llu",
+                     raft_msg_type_name(t), (unsigned long long)m->from);
+        (void)raft__send(r, &resp); /* best effort */
+        return false;
+    }
+    if (t == RAFT_MSG_APPEND_RESP || t == RAFT_MSG_HEARTBEAT_RESP ||
+        t == RAFT_MSG_SNAPSHOT_RESP || t == RAFT_MSG_VOTE_RESP ||
+        t == RAFT_MSG_PREVOTE_RESP)
+        return raft__progress_of(r, m->from) != NULL;
+    return true;
+}
+
 static int validate(struct raft *r, const struct raft_msg *m)
 {
     if (m->type == 0 || m->type > RAFT_MSG_TYPE_MAX || m->to != r->cfg.id ||
-        m->from == r->cfg.id || raft__progress_of(r, m->from) == NULL)
+        m->from == r->cfg.id || m->from == 0)
         return RKV_EPROTO;
     if ((m->n_entries > 0 && m->entries == NULL) ||
         (m->len > 0 && m->data == NULL) ||
@@ -369,18 +443,25 @@ static int validate(struct raft *r, const struct raft_msg *m)
     if (m->type == RAFT_MSG_SNAPSHOT &&
         (m->log_term > m->term || (m->index > 0) != (m->log_term > 0)))
         return RKV_EPROTO;
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const struct raft_entry *e = &m->entries[i];
-        if (e->len > RAFT_ENTRY_MAX || (e->len > 0 && e->data == NULL) ||
-            e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONF)
+    /* Election Safety (§5.2): one leader at most per term; a leader's
+     * message of our term from another node than its known leader is
+     * corrupt or misrouted. */
+    if (from_leader(m->type) && m->term == r->term && r->leader != 0 &&
+        m->from != r->leader)
+        return RKV_EPROTO;
+    for (size_t i = 0; i < m->n_entries; i++)
+        if (!valid_entry(m, i))
             return RKV_EPROTO;
-        if (m->type == RAFT_MSG_APPEND &&
-            (e->index != m->index + 1 + i || e->term > m->term ||
-             (i == 0 ? e->term < m->log_term
-                     : e->term < m->entries[i - 1].term)))
-            return RKV_EPROTO;
-    }
     return 0;
+}
+
+static int refuse_read(struct raft *r, const struct raft_msg *m)
+{
+    struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP,
+                            .to = m->from,
+                            .context = m->context,
+                            .reject = true};
+    return raft__send(r, &resp);
 }
 
 static int step_leader(struct raft *r, const struct raft_msg *m)
@@ -391,6 +472,12 @@ static int step_leader(struct raft *r, const struct raft_msg *m)
         case RAFT_MSG_HEARTBEAT_RESP:
             return raft__handle_heartbeat_response(r, m);
         case RAFT_MSG_PROPOSE:
+            /* Dropped (the proposer times out and retries) while handing
+             * over leadership (§3.10), and from non-members: a removed
+             * node would never see its command applied. */
+            if (r->transfer_target != 0 ||
+                raft__progress_of(r, m->from) == NULL)
+                return 0;
             for (size_t i = 0; i < m->n_entries; i++) {
                 const struct raft_entry *e = &m->entries[i];
                 int rv = raft__append_local(r, e->type, e->data, e->len, NULL);
@@ -399,6 +486,8 @@ static int step_leader(struct raft *r, const struct raft_msg *m)
             }
             return 0;
         case RAFT_MSG_READ_INDEX:
+            if (raft__progress_of(r, m->from) == NULL)
+                return refuse_read(r, m); /* it would wait forever */
             return raft__read_request(r, m->context, m->from);
         case RAFT_MSG_SNAPSHOT_RESP:
             return raft__handle_snapshot_response(r, m);
@@ -421,13 +510,8 @@ static int step_candidate(struct raft *r, const struct raft_msg *m)
         case RAFT_MSG_VOTE_RESP:
         case RAFT_MSG_PREVOTE_RESP:
             return raft__handle_vote_response(r, m);
-        case RAFT_MSG_READ_INDEX: {
-            struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP,
-                                    .to = m->from,
-                                    .context = m->context,
-                                    .reject = true};
-            return raft__send(r, &resp);
-        }
+        case RAFT_MSG_READ_INDEX:
+            return refuse_read(r, m);
         default:
             return 0;
     }
@@ -476,15 +560,12 @@ static int step_follower(struct raft *r, const struct raft_msg *m)
             if (r->leader == 0)
                 return 0; /* dropped: the proposer times out and retries */
             return forward_proposal(r, m->entries, m->n_entries);
-        case RAFT_MSG_READ_INDEX: {
-            struct raft_msg resp = {.type = RAFT_MSG_READ_INDEX_RESP,
-                                    .to = m->from,
-                                    .context = m->context,
-                                    .reject = true};
-            return raft__send(r, &resp);
-        }
+        case RAFT_MSG_READ_INDEX:
+            return refuse_read(r, m);
         case RAFT_MSG_READ_INDEX_RESP:
             return raft__handle_read_index_response(r, m);
+        case RAFT_MSG_TIMEOUT_NOW:
+            return raft__handle_timeout_now(r, m);
         default:
             return 0;
     }
@@ -504,6 +585,8 @@ int raft_step(struct raft *r, const struct raft_msg *m)
                  raft_msg_type_name(m->type), (unsigned long long)m->from,
                  (unsigned long long)m->term, (unsigned long long)m->index,
                  m->n_entries, m->reject ? " reject" : "");
+    if (!member_rules(r, m))
+        return 0;
     if (!check_term(r, m))
         return 0;
     if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)
@@ -530,6 +613,8 @@ int raft_propose(struct raft *r,
         return RKV_ETOOBIG;
     if (r->role == RAFT_LEADER) {
         raft_index idx;
+        if (r->transfer_target != 0)
+            return RKV_EBUSY; /* §3.10: handing over leadership */
         int rv =
             raft__append_local(r, RAFT_ENTRY_NORMAL, data, (uint32_t)len, &idx);
         if (rv != 0)

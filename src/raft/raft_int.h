@@ -7,10 +7,12 @@
 #include "log.h"
 #include "raftkv/raft.h"
 
-/* The leader's view of one member (itself included, §5.3). */
+/* The leader's view of one member of the configuration in force (itself
+ * included if it is one, §5.3). Candidates use the vote fields. */
 struct raft__progress
 {
     raft_id id;             /* the member */
+    bool voter;             /* counts toward quorums; else a learner */
     raft_index match;       /* highest index known stored there */
     raft_index next;        /* next index to send */
     uint8_t state;          /* enum raft_progress_state */
@@ -22,7 +24,8 @@ struct raft__progress
     raft_index sent_commit; /* highest commit index it was told of */
     raft_index snap_index;  /* SNAPSHOT: index of the snapshot being sent */
     uint64_t snap_offset;   /* SNAPSHOT: next byte to send */
-    raft_index *inflight;   /* ring of last indexes of APPENDs in flight */
+    raft_index *inflight;   /* ring of last indexes of APPENDs in flight, a
+                               slice of raft.inflight_pool */
     unsigned in_start;      /* ring: oldest slot */
     unsigned in_count;      /* ring: slots used, <= cfg.max_inflight */
 };
@@ -78,6 +81,16 @@ struct raft
 
     struct raft__progress prs[RAFT_MAX_NODES]; /* members, ascending id */
     size_t n_prs;
+    raft_index *inflight_pool; /* RAFT_MAX_NODES rings of max_inflight */
+
+    /* Membership (membership.c). */
+    struct raft_conf conf; /* in force: see raft_conf_of() */
+    raft_index conf_index; /* where `conf` comes from: its CONF entry,
+                              else the snapshot index, else 0 */
+
+    /* Leadership transfer (transfer.c). */
+    raft_id transfer_target;   /* leader: the node taking over, 0 if none */
+    unsigned transfer_elapsed; /* leader: ticks since the transfer began */
 
     /* ReadIndex (readindex.c). */
     struct raft__read *reads; /* pending, in arrival order */
@@ -89,6 +102,9 @@ struct raft
 
     /* Snapshots (snapshot.c). */
     struct raft_snapshot_meta snap; /* latest: log.offset == snap.index */
+    struct raft_conf snap_conf;     /* the configuration `snap` records;
+                                       n == 0: none, the initial one */
+    struct raft_conf lent_conf;     /* Ready.snapshot_conf of an install */
     struct raft_snapshot_meta recv; /* follower: snapshot being received */
     uint64_t recv_offset; /* follower: bytes of `recv` stored so far */
 
@@ -122,7 +138,38 @@ void raft__release_lent(struct raft *r);
 
 /* Members (raft.c). */
 struct raft__progress *raft__progress_of(struct raft *r, raft_id id);
+
+/* Membership (membership.c). */
+bool raft__is_voter(const struct raft *r, raft_id id);
+/* Voters of the configuration in force, and how many make a majority. */
+size_t raft__n_voters(const struct raft *r);
 size_t raft__quorum(const struct raft *r);
+/* Put the configuration of raft_new() in force: cfg.voters, or none. */
+void raft__conf_init(struct raft *r);
+/* The log changed from index `from` on (truncated there, entries appended
+ * from there, or both): put in force the configuration of the last CONF
+ * entry, falling back to the snapshot's or the initial one. */
+void raft__conf_log_changed(struct raft *r, raft_index from);
+/* The log was replaced by the snapshot r->snap: its configuration is in
+ * force. */
+void raft__conf_snapshot_installed(struct raft *r);
+/* The configuration the snapshot at `index` (offset <= index <= last)
+ * records: conf->n == 0 if that is still the initial one. */
+void raft__conf_for_snapshot(const struct raft *r,
+                             raft_index index,
+                             struct raft_conf *conf);
+/* Whether `conf` is a valid configuration (n == 0 allowed iff
+ * `allow_empty`); if not, why, in `why` (may be NULL). */
+bool raft__conf_valid(const struct raft_conf *conf,
+                      bool allow_empty,
+                      const char **why);
+
+/* Leadership transfer (transfer.c). */
+void raft__transfer_tick(struct raft *r);
+/* Leader: we heard from `pr`; if it is the transfer target and has our
+ * whole log, tell it to campaign. */
+int raft__transfer_maybe_send(struct raft *r, const struct raft__progress *pr);
+int raft__handle_timeout_now(struct raft *r, const struct raft_msg *m);
 
 /* PRNG (rng.c): splitmix64. */
 uint64_t raft__rng_next(uint64_t *state);
@@ -132,7 +179,8 @@ unsigned raft__rng_range(uint64_t *state, unsigned lo, unsigned hi);
 /* Roles and elections (election.c). */
 void raft__become_follower(struct raft *r, raft_term term, raft_id leader);
 void raft__tick_election(struct raft *r);
-int raft__campaign(struct raft *r, bool pre);
+/* `transfer`: asked by RAFT_MSG_TIMEOUT_NOW (no PreVote, lease ignored). */
+int raft__campaign(struct raft *r, bool pre, bool transfer);
 int raft__handle_vote_request(struct raft *r, const struct raft_msg *m);
 int raft__handle_vote_response(struct raft *r, const struct raft_msg *m);
 void raft__reset_election_timer(struct raft *r);
@@ -154,8 +202,14 @@ int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m);
 int raft__handle_heartbeat_response(struct raft *r, const struct raft_msg *m);
 
 /* Progress (progress.c). */
-int raft__progress_init(struct raft *r, struct raft__progress *pr);
-void raft__progress_close(struct raft *r, struct raft__progress *pr);
+void raft__progress_init(struct raft__progress *pr,
+                         raft_id id,
+                         bool voter,
+                         raft_index next,
+                         raft_index *ring);
+/* What `pr` is known to store: for ourselves, what is durable here. */
+raft_index raft__progress_match(const struct raft *r,
+                                const struct raft__progress *pr);
 void raft__progress_reset(struct raft__progress *pr, raft_index next);
 void raft__progress_become_probe(struct raft__progress *pr);
 void raft__progress_become_replicate(struct raft__progress *pr);
@@ -175,6 +229,9 @@ void raft__inflight_free_first(const struct raft *r, struct raft__progress *pr);
 
 /* The commit rule (commit.c). */
 bool raft__maybe_commit(struct raft *r);
+/* Leader: the commit index moved; tell followers, answer reads, and step
+ * down if this leader is not a voter of its now committed configuration. */
+void raft__leader_committed(struct raft *r);
 void raft__commit_to(struct raft *r, raft_index index);
 /* The quorum-th largest of `vals` (sorted in place, descending). */
 uint64_t raft__quorum_value(uint64_t *vals, size_t n, size_t quorum);

@@ -2,7 +2,9 @@
  * leader notes the read, proves it is still leader by a heartbeat round
  * acknowledged by a majority, and answers with its commit index; the
  * reading node serves the read once it has applied that far. Reads that
- * arrive between two Readies share one round. */
+ * arrive between two Readies share one round. The majority is one of the
+ * voters in force; a leader that is not one of them does not count itself
+ * (thesis §4.2.2). */
 #include "raft_int.h"
 
 static int answer(struct raft *r,
@@ -27,7 +29,8 @@ int raft__read_request(struct raft *r, uint64_t ctx, raft_id from)
 #ifdef RAFT_MUTATION_READ_NO_CONFIRM
     return answer(r, &rd, r->commit, 0); /* planted bug: no round at all */
 #endif
-    if (r->n_prs == 1 && raft__log_term(&r->log, r->commit) == r->term)
+    if (raft__n_voters(r) == 1 && raft__is_voter(r, r->cfg.id) &&
+        raft__log_term(&r->log, r->commit) == r->term)
         return answer(r, &rd, r->commit, 0);
     if (r->n_reads == r->cap_reads) {
         size_t cap = r->cap_reads == 0 ? 16 : r->cap_reads * 2;
@@ -47,7 +50,6 @@ int raft__read_round_start(struct raft *r)
     ASSERT(r->role == RAFT_LEADER);
     r->read_round++;
     r->read_round_wanted = false;
-    raft__progress_of(r, r->cfg.id)->read_ack = r->read_round;
     r->heartbeat_elapsed = 0;
     int rv = raft__bcast_heartbeat(r);
     if (rv != 0)
@@ -63,15 +65,17 @@ int raft__read_acked(struct raft *r)
 {
     uint64_t acks[RAFT_MAX_NODES];
     uint64_t confirmed;
-    size_t kept = 0;
+    size_t kept = 0, voters = 0;
     if (r->role != RAFT_LEADER || r->n_reads == 0)
         return 0;
     if (raft__log_term(&r->log, r->commit) != r->term)
         return 0; /* §8: wait for the no-op of our term to commit */
-    raft__progress_of(r, r->cfg.id)->read_ack = r->read_round;
-    for (size_t i = 0; i < r->n_prs; i++)
-        acks[i] = r->prs[i].read_ack;
-    confirmed = raft__quorum_value(acks, r->n_prs, raft__quorum(r));
+    for (size_t i = 0; i < r->n_prs; i++) {
+        const struct raft__progress *pr = &r->prs[i];
+        if (pr->voter) /* we acknowledge every round we start */
+            acks[voters++] = pr->id == r->cfg.id ? r->read_round : pr->read_ack;
+    }
+    confirmed = raft__quorum_value(acks, voters, voters / 2 + 1);
     for (size_t i = 0; i < r->n_reads; i++) {
         if (r->reads[i].round <= confirmed) {
             int rv = answer(r, &r->reads[i], r->commit, 0);

@@ -128,6 +128,14 @@ bool raft_ready(struct raft *r, struct raft_ready *rd)
     rd->chunk_len = r->lent.chunk_len;
     rd->install = r->lent.install;
     rd->snapshot = r->lent.install_meta;
+    if (rd->install && r->snap_conf.n > 0) {
+        /* Nothing replaces the snapshot between its install and this Ready
+         * (no chunk is taken while one waits), but one may come before
+         * raft_advance(): lend a copy. */
+        ASSERT(r->snap.index == rd->snapshot.index);
+        r->lent_conf = r->snap_conf;
+        rd->snapshot_conf = &r->lent_conf;
+    }
     r->ready_out = true;
     return true;
 }
@@ -145,12 +153,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         if (raft__log_term(&r->log, e->index) == e->term &&
             e->index > r->persisted) {
             r->persisted = e->index;
-            raft__progress_of(r, r->cfg.id)->match = e->index;
-            if (r->role == RAFT_LEADER && raft__maybe_commit(r)) {
-                r->bcast_wanted = true;
-                /* A lone voter's reads wait for this, not for acks. */
-                (void)raft__read_acked(r); /* ENOMEM: reads stay queued */
-            }
+            /* A lone voter commits (and answers reads) on this alone. */
+            if (r->role == RAFT_LEADER && raft__maybe_commit(r))
+                raft__leader_committed(r);
         }
     }
     if (rd->n_committed > 0) {
@@ -224,8 +229,9 @@ size_t raft_progress(const struct raft *r,
         return 0;
     for (size_t i = 0; i < r->n_prs && n < cap; i++) {
         const struct raft__progress *pr = &r->prs[i];
-        out[n++] = (struct raft_progress_info){pr->id, pr->match, pr->next,
-                                               pr->state, pr->recent_active};
+        out[n++] = (struct raft_progress_info){
+            pr->id,    raft__progress_match(r, pr), pr->next,
+            pr->state, pr->recent_active,           pr->voter};
     }
     return n;
 }

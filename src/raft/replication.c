@@ -118,6 +118,8 @@ int raft__append_local(struct raft *r,
     rv = raft__log_append_copy(r, &r->log, &e);
     if (rv != 0)
         return rv;
+    if (type == RAFT_ENTRY_CONF)
+        raft__conf_log_changed(r, e.index); /* in force once appended */
     if (index != NULL)
         *index = e.index;
     /* Sent out at the next Ready, batched with whatever else arrives. */
@@ -135,14 +137,18 @@ static void truncate_from(struct raft *r, raft_index from)
         r->unstable = from;
     if (r->persisted >= from)
         r->persisted = from - 1;
-    raft__progress_of(r, r->cfg.id)->match = r->persisted;
 }
 
 /* Figure 2, AppendEntries receiver steps 3-4: find the first entry that is
- * new or conflicting, truncate there, append the rest. */
+ * new or conflicting, truncate there, append the rest. A configuration
+ * entry takes effect as soon as it is in the log, and stops as soon as it
+ * is truncated from it (thesis §4.1). */
 static int append_new_entries(struct raft *r, const struct raft_msg *m)
 {
     size_t i = 0;
+    raft_index changed = 0; /* first index truncated or appended */
+    bool conf_touched = false;
+    int rv = 0;
     for (; i < m->n_entries; i++) {
         const struct raft_entry *e = &m->entries[i];
         if (e->index > raft__log_last_index(&r->log))
@@ -153,16 +159,22 @@ static int append_new_entries(struct raft *r, const struct raft_msg *m)
             continue; /* planted bug: keep our conflicting entry */
 #else
             truncate_from(r, e->index);
+            conf_touched = r->conf_index >= e->index;
             break;
 #endif
         }
     }
-    for (; i < m->n_entries; i++) {
-        int rv = raft__log_append_copy(r, &r->log, &m->entries[i]);
-        if (rv != 0)
-            return rv;
+    if (i < m->n_entries)
+        changed = m->entries[i].index;
+    for (; i < m->n_entries && rv == 0; i++) {
+        rv = raft__log_append_copy(r, &r->log, &m->entries[i]);
+        if (rv == 0 && m->entries[i].type == RAFT_ENTRY_CONF)
+            conf_touched = true;
     }
-    return 0;
+    /* On ENOMEM what was appended stays, and is in force. */
+    if (conf_touched)
+        raft__conf_log_changed(r, changed);
+    return rv;
 }
 
 int raft__handle_append(struct raft *r, const struct raft_msg *m)
@@ -246,9 +258,13 @@ int raft__handle_append_response(struct raft *r, const struct raft_msg *m)
     else
         raft__inflight_free_to(r, pr, m->index);
     if (raft__maybe_commit(r)) {
-        r->bcast_wanted = true;
-        (void)raft__read_acked(r); /* reads waiting for a commit in term */
+        raft__leader_committed(r);
+        if (r->role != RAFT_LEADER)
+            return 0; /* it removed itself (thesis §4.2.2) */
     }
+    rv = raft__transfer_maybe_send(r, pr);
+    if (rv != 0)
+        return rv;
     rv = send_more(r, pr);
     if (rv != 0)
         return rv;
@@ -272,6 +288,7 @@ int raft__handle_heartbeat(struct raft *r, const struct raft_msg *m)
 int raft__handle_heartbeat_response(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = raft__progress_of(r, m->from);
+    int rv;
     ASSERT(pr != NULL);
     pr->recent_active = true;
     pr->paused = false;
@@ -280,9 +297,12 @@ int raft__handle_heartbeat_response(struct raft *r, const struct raft_msg *m)
     if (m->context > pr->read_ack)
         pr->read_ack = m->context;
     if (pr->match < raft__log_last_index(&r->log)) {
-        int rv = raft__send_append(r, pr, true);
+        rv = raft__send_append(r, pr, true);
         if (rv != 0)
             return rv;
     }
+    rv = raft__transfer_maybe_send(r, pr);
+    if (rv != 0)
+        return rv;
     return raft__read_acked(r);
 }

@@ -29,7 +29,7 @@ void node_log_write(const struct node_logger *lg,
 void node_log_vwrite(const struct node_logger *lg,
                      int level,
                      const char *fmt,
-                     va_list ap);
+                     va_list ap) __attribute__((format(printf, 3, 0)));
 /* Write `line`, which already names node, term and role (the core's trace
  * lines do), with the time and level in front. */
 void node_log_line(int level, const char *line);

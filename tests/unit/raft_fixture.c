@@ -212,6 +212,54 @@ bool fx_check(struct fx *f, raft_id id, int rv)
                (unsigned long long)id, rv, rkv_strerror(rv));
 }
 
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void log_drop_front(struct fx_node *nd, size_t n)
+{
+    ASSERT_TRUE(n <= nd->n_log);
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        entry_free(&nd->log[i]);
+    memmove(nd->log, nd->log + n, (nd->n_log - n) * sizeof *nd->log);
+    nd->n_log -= n;
+}
+
+/* Step 1, a-b: store a snapshot chunk; install a complete snapshot, which
+ * replaces the stored log and the state machine. */
+static void store_snapshot(struct fx_node *nd, const struct raft_ready *rd)
+{
+    if (rd->has_chunk && rd->chunk_len > 0) {
+        ASSERT_TRUE(rd->chunk_offset <= sizeof nd->incoming);
+        ASSERT_TRUE(rd->chunk_len <= sizeof nd->incoming - rd->chunk_offset);
+        memcpy(nd->incoming + rd->chunk_offset, rd->chunk, rd->chunk_len);
+    }
+    if (!rd->install)
+        return;
+    ASSERT_EQ_U64(get_u64(nd->incoming), rd->snapshot.index);
+    ASSERT_EQ_U64(get_u64(nd->incoming + 8), rd->snapshot.term);
+    ASSERT_TRUE(rd->snapshot.index > nd->snap.index);
+    log_drop_front(nd, nd->n_log);
+    nd->snap = rd->snapshot;
+    nd->snap_conf.n = 0;
+    if (rd->snapshot_conf != NULL)
+        nd->snap_conf = *rd->snapshot_conf;
+    node_clear_applied(nd);
+    nd->applied_base = rd->snapshot.index;
+}
+
 /* Step 1: persist the hard state and the entries, checking must_sync. */
 static void persist(struct fx_node *nd, const struct raft_ready *rd)
 {
@@ -226,16 +274,36 @@ static void persist(struct fx_node *nd, const struct raft_ready *rd)
     if (rd->n_entries == 0)
         return;
     /* Truncate from entries[0].index, then append (no gap allowed). */
-    ASSERT_TRUE(rd->entries[0].index >= 1);
-    ASSERT_TRUE(rd->entries[0].index <= nd->n_log + 1);
-    while (nd->n_log >= rd->entries[0].index)
+    ASSERT_TRUE(rd->entries[0].index > nd->snap.index);
+    ASSERT_TRUE(rd->entries[0].index <= nd->snap.index + nd->n_log + 1);
+    while (nd->snap.index + nd->n_log >= rd->entries[0].index)
         entry_free(&nd->log[--nd->n_log]);
     nd->log =
         grow(nd->log, &nd->cap_log, nd->n_log + rd->n_entries, sizeof *nd->log);
     for (size_t i = 0; i < rd->n_entries; i++) {
-        ASSERT_EQ_U64(rd->entries[i].index, nd->n_log + 1);
+        ASSERT_EQ_U64(rd->entries[i].index, nd->snap.index + nd->n_log + 1);
         entry_dup(&rd->entries[i], &nd->log[nd->n_log++]);
     }
+}
+
+/* Step 2 for a SNAPSHOT message (queued copy `m`): attach the chunk of
+ * our snapshot from m->offset, all the rest of it. Returns false if we do
+ * not hold the snapshot named: the message must then be dropped. */
+static bool attach_snapshot(const struct fx_node *nd, struct raft_msg *m)
+{
+    uint8_t bytes[sizeof nd->incoming], *chunk;
+    ASSERT_TRUE(m->data == NULL);
+    if (m->index != nd->snap.index || m->log_term != nd->snap.term)
+        return false;
+    ASSERT_TRUE(m->offset <= sizeof bytes);
+    put_u64(bytes, nd->snap.index);
+    put_u64(bytes + 8, nd->snap.term);
+    m->len = sizeof bytes - (size_t)m->offset;
+    chunk = xmalloc(m->len);
+    memcpy(chunk, bytes + m->offset, m->len);
+    m->data = chunk;
+    m->done = true;
+    return true;
 }
 
 /* Step 2: send. Messages are counted here and dropped at delivery. A node
@@ -252,13 +320,19 @@ static void enqueue(struct fx *f, raft_id id, const struct raft_ready *rd)
         ASSERT_TRUE(m->to >= 1 && m->to <= f->n && m->to != id);
         ASSERT_TRUE(m->type >= 1 && m->type <= RAFT_MSG_TYPE_MAX);
         if (m->type == RAFT_MSG_APPEND_RESP && !m->reject)
-            ASSERT_TRUE(m->index <= nd->n_log);
+            ASSERT_TRUE(m->index <= nd->snap.index + nd->n_log);
         f->sent[m->type][m->from][m->to]++;
         if (m->reject)
             f->rejects[m->type][m->from][m->to]++;
         if (f->tap != NULL)
             f->tap(f->tap_ctx, m, false);
-        msg_dup(m, &f->queue[f->q_len++]);
+        msg_dup(m, &f->queue[f->q_len]);
+        if (m->type == RAFT_MSG_SNAPSHOT &&
+            !attach_snapshot(nd, &f->queue[f->q_len])) {
+            msg_free(&f->queue[f->q_len]);
+            continue;
+        }
+        f->q_len++;
     }
 }
 
@@ -269,9 +343,10 @@ static void apply(struct fx_node *nd, const struct raft_ready *rd)
                        nd->n_applied + rd->n_committed, sizeof *nd->applied);
     for (size_t i = 0; i < rd->n_committed; i++) {
         const struct raft_entry *e = &rd->committed[i];
-        ASSERT_EQ_U64(e->index, nd->n_applied + 1);
-        ASSERT_TRUE(e->index <= nd->n_log);
-        ASSERT_EQ_U64(e->term, nd->log[e->index - 1].term);
+        ASSERT_EQ_U64(e->index, nd->applied_base + nd->n_applied + 1);
+        ASSERT_TRUE(e->index > nd->snap.index);
+        ASSERT_TRUE(e->index <= nd->snap.index + nd->n_log);
+        ASSERT_EQ_U64(e->term, nd->log[e->index - nd->snap.index - 1].term);
         ASSERT_TRUE(e->index <= rd->hs.commit);
         entry_dup(e, &nd->applied[nd->n_applied++]);
     }
@@ -284,8 +359,7 @@ static void apply(struct fx_node *nd, const struct raft_ready *rd)
 void fx_process(struct fx *f, raft_id id, const struct raft_ready *rd)
 {
     struct fx_node *nd = fx_node(f, id);
-    if (rd->has_chunk || rd->install)
-        test__fail(__FILE__, __LINE__, "fixture: snapshots are not modeled");
+    store_snapshot(nd, rd);
     persist(nd, rd);
     enqueue(f, id, rd);
     apply(nd, rd);
@@ -483,9 +557,16 @@ void fx_restart(struct fx *f, raft_id id)
     struct raft *r;
     ASSERT_TRUE(nd->r == NULL);
     node_clear_applied(nd);
+    nd->applied_base = nd->snap.index;
     if (!fx_check(f, id, raft_new(&nd->cfg, &r)))
         return;
     nd->r = r;
+    if (nd->snap.index > 0 &&
+        !fx_check(
+            f, id,
+            raft_load_snapshot_conf(
+                r, &nd->snap, nd->snap_conf.n > 0 ? &nd->snap_conf : NULL)))
+        return;
     (void)fx_check(f, id, raft_load(r, &nd->hs, nd->log, nd->n_log));
 }
 
@@ -530,10 +611,38 @@ void fx_reset_counters(struct fx *f)
     memset(f->rejects, 0, sizeof f->rejects);
 }
 
+static bool conf_equal(const struct raft_conf *a, const struct raft_conf *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct raft_member *x = &a->members[i], *y = &b->members[i];
+        if (x->id != y->id || x->voter != y->voter ||
+            x->ctx_len != y->ctx_len || memcmp(x->ctx, y->ctx, x->ctx_len))
+            return false;
+    }
+    return true;
+}
+
+void fx_compact(struct fx *f, raft_id id, raft_index index)
+{
+    struct fx_node *nd = fx_node(f, id);
+    struct raft_conf after;
+    raft_index before = nd->snap.index;
+    ASSERT_TRUE(nd->r != NULL);
+    ASSERT_OK(raft_conf_at(nd->r, index, &nd->snap_conf));
+    ASSERT_OK(raft_compact(nd->r, index));
+    nd->snap = raft_snapshot_of(nd->r);
+    ASSERT_EQ_U64(nd->snap.index, index);
+    ASSERT_OK(raft_conf_at(nd->r, index, &after));
+    ASSERT_TRUE(conf_equal(&nd->snap_conf, &after));
+    log_drop_front(nd, (size_t)(index - before));
+}
+
 bool fx_logs_equal(const struct fx *f, raft_id a, raft_id b)
 {
     const struct fx_node *x = &f->nodes[a - 1], *y = &f->nodes[b - 1];
-    if (x->n_log != y->n_log)
+    if (x->n_log != y->n_log || x->snap.index != y->snap.index)
         return false;
     for (size_t i = 0; i < x->n_log; i++) {
         const struct raft_entry *p = &x->log[i], *q = &y->log[i];

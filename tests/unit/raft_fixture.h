@@ -6,8 +6,10 @@
  * raft_advance(). Contract checks (entries contiguous, must_sync set when
  * term/vote/entries change, acknowledge and apply only durable entries,
  * apply in order) fail the running test through the unit runner.
- * Snapshots (has_chunk, install) are not modeled: a Ready carrying one
- * fails the test. */
+ * Snapshots are modeled by their metadata and configuration: fx_compact()
+ * saves one, a leader sends it as one 16-byte chunk (index and term) and a
+ * follower installs it; the state machine ("applied") then restarts after
+ * it, and so does a restart (raft_load_snapshot_conf). */
 #ifndef RKV_RAFT_FIXTURE_H
 #define RKV_RAFT_FIXTURE_H
 
@@ -31,16 +33,24 @@ struct fx_ready_info
 
 struct fx_node
 {
-    struct raft *r;                /* the core; NULL while crashed */
-    struct raft_config cfg;        /* used by every (re)start */
-    struct raft_hard_state hs;     /* stored hard state */
-    struct raft_entry *log;        /* stored log, log[i].index == i + 1 */
-    size_t n_log, cap_log;         /* entries stored, allocated */
-    struct raft_entry *applied;    /* applied since the last start, in order */
-    size_t n_applied, cap_applied; /* entries applied, allocated */
-    struct raft_read_state *reads; /* read states resolved, in order */
-    size_t n_reads, cap_reads;     /* read states kept, allocated */
-    struct fx_ready_info last;     /* the last Ready processed */
+    struct raft *r;                 /* the core; NULL while crashed */
+    struct raft_config cfg;         /* used by every (re)start */
+    struct raft_hard_state hs;      /* stored hard state */
+    struct raft_entry *log;         /* stored log, after `snap` */
+    size_t n_log, cap_log;          /* entries stored, allocated */
+    struct raft_entry *applied;     /* applied since the last start or
+                                       snapshot install, in order */
+    size_t n_applied, cap_applied;  /* entries applied, allocated */
+    struct raft_read_state *reads;  /* read states resolved, in order */
+    size_t n_reads, cap_reads;      /* read states kept, allocated */
+    struct fx_ready_info last;      /* the last Ready processed */
+    struct raft_snapshot_meta snap; /* stored snapshot, index 0 if none;
+                                       log[i].index == snap.index + i + 1 */
+    raft_index applied_base;        /* the state machine was restored from
+                                       the snapshot at this index: applied[i]
+                                       has index applied_base + i + 1 */
+    uint8_t incoming[16];           /* snapshot being received */
+    struct raft_conf snap_conf;     /* stored with `snap`, n == 0: none */
 };
 
 struct fx
@@ -147,7 +157,13 @@ void fx_clear(struct fx *f);
 /* Reset the sent and rejects counters. */
 void fx_reset_counters(struct fx *f);
 
-/* Whether the stored logs of `a` and `b` are identical, terms and data. */
+/* Node `id` saves a snapshot of its state machine at `index` (at most its
+ * applied index) and compacts: raft_compact(), then the stored log drops
+ * the entries it covers. Fails the test on error. */
+void fx_compact(struct fx *f, raft_id id, raft_index index);
+
+/* Whether the stored logs of `a` and `b` are identical, terms and data,
+ * and start after the same snapshot index. */
 bool fx_logs_equal(const struct fx *f, raft_id a, raft_id b);
 
 #endif /* RKV_RAFT_FIXTURE_H */
