@@ -59,6 +59,7 @@ run "unit tests (asan)" ./build/asan/unit-tests
 run "sim sweep, 3 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 3
 run "sim sweep, 5 nodes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 5
 run "sim sweep, snapshots + torn writes (asan)" ./build/asan/raftkv-sim --seeds 1-1000 --nodes 5 --crash-disk --snapshot-every 50
+run "sim sweep, membership changes + transfers (asan)" ./build/asan/raftkv-sim --seeds 1-500 --nodes 5 --membership --snapshot-every 50 --crash-disk
 run "sim pinned seeds (asan)" ./build/asan/raftkv-sim --seeds-file tests/sim/seeds.txt
 run "sim deterministic replay" sim_deterministic
 run "mutation check" tests/sim/mutation.sh

@@ -318,13 +318,11 @@ void raft_free(struct raft *r);
  * raft_load_snapshot[_conf](), else at index 1). Data is copied. The
  * configuration in force becomes the one of the last RAFT_ENTRY_CONF entry,
  * if any. Call once, right after raft_new() (and raft_load_snapshot*()).
- * Returns 0, RKV_EINVAL if the entries are not contiguous, hs.commit is past
- * the last entry, or hs.vote is not a voter of raft_config.voters while that
- * is still the configuration (no CONF entry loaded, none recorded with the
- * snapshot; once it changed, a vote may name a node made a voter by an
- * entry a later leader truncated), RKV_ECORRUPT if a RAFT_ENTRY_CONF entry
- * does not decode, or RKV_ENOMEM (the core is then unusable and must be
- * freed). */
+ * Returns 0, RKV_EINVAL if the entries are not contiguous or hs.commit is
+ * past the last entry, RKV_ECORRUPT if a RAFT_ENTRY_CONF entry does not
+ * decode, or RKV_ENOMEM (the core is then unusable and must be freed). The
+ * vote may name any node: a node knowing no leader votes on the log alone,
+ * whatever its configuration says (thesis §4.1). */
 int raft_load(struct raft *r,
               const struct raft_hard_state *hs,
               const struct raft_entry *entries,

@@ -203,13 +203,6 @@ int raft_load(struct raft *r,
     }
     if (hs->commit > r->log.offset + n)
         return RKV_EINVAL;
-    /* We vote only for voters of our configuration. While it is still the
-     * initial one, the vote must name one of them; once it changed, a
-     * truncation may since have removed the entry that made the candidate
-     * a voter. */
-    if (hs->vote != 0 && !conf_in_log && r->snap_conf.n == 0 &&
-        !raft__is_voter(r, hs->vote))
-        return RKV_EINVAL;
     for (size_t i = 0; i < n; i++) {
         int rv = raft__log_append_copy(r, &r->log, &entries[i]);
         if (rv != 0)
@@ -348,10 +341,11 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
     }
     /* m->term < r->term. A stale leader is told our term so that it steps
      * down; without this a node that bumped its term while partitioned
-     * would never let the old leader learn of it (PreVote keeps it from
-     * campaigning on its own). */
-    if ((r->cfg.check_quorum || r->cfg.pre_vote) &&
-        (t == RAFT_MSG_APPEND || t == RAFT_MSG_HEARTBEAT)) {
+     * would never let the old leader learn of it: PreVote keeps it from
+     * campaigning on its own, and a node the leader counts as a learner or
+     * not at all (one re-added after its removal, whose log still says it
+     * votes) has its vote requests refused before any term rule. */
+    if (t == RAFT_MSG_APPEND || t == RAFT_MSG_HEARTBEAT) {
         struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP,
                                 .to = m->from,
                                 .reject = false,
@@ -408,7 +402,10 @@ static bool member_rules(struct raft *r, const struct raft_msg *m)
 {
     uint8_t t = m->type;
     if (t == RAFT_MSG_VOTE || t == RAFT_MSG_PREVOTE) {
-        if (raft__is_voter(r, r->cfg.id) && raft__is_voter(r, m->from))
+        /* Knowing no leader, vote on the log alone (thesis §4.1): our
+         * configuration may be stale, and the cluster may need us. */
+        if (r->leader == 0 ||
+            (raft__is_voter(r, r->cfg.id) && raft__is_voter(r, m->from)))
             return true;
         struct raft_msg resp = {
             .type =

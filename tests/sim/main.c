@@ -17,7 +17,8 @@
 struct totals
 {
     uint64_t runs, steps, elections, commits, writes, reads, crashes,
-        partitions, snapshots, installs, torn, violations;
+        partitions, snapshots, installs, torn, changes, transfers, violations;
+    bool membership; /* some run had --membership: print its counters */
 };
 
 /* What the command line asked for. */
@@ -38,7 +39,7 @@ static void usage(FILE *f)
         "       raftkv-sim --seeds A-B [RUN FLAGS] [--keep-going]\n"
         "       raftkv-sim --seeds-file FILE [--keep-going]\n"
         "run flags: [--nodes 3|5] [--chaos-ms MS] [--snapshot-every N]\n"
-        "           [--crash-disk]\n"
+        "           [--crash-disk] [--membership]\n"
         "\n"
         "Runs the Raft core on simulated nodes, network and disks, driven\n"
         "by one seed, and checks Election Safety, Leader Append-Only, Log\n"
@@ -62,6 +63,12 @@ static void usage(FILE *f)
         "                     disks may turn slow; restart cuts the torn\n"
         "                     WAL tail (default: unsynced writes are lost\n"
         "                     whole)\n"
+        "  --membership       the cluster also changes: nodes are added as\n"
+        "                     learners (from 2 spare slots), promoted,\n"
+        "                     removed (the leader too; a removed node runs\n"
+        "                     on a while, then stops), and leadership is\n"
+        "                     transferred; liveness is checked on the final\n"
+        "                     configuration (default: fixed membership)\n"
         "  --trace            print every event and core trace line\n"
         "                     (--seed only)\n"
         "  --stop-on-violation  stop a sweep at the first violation\n"
@@ -122,6 +129,9 @@ static int parse_run_flag(char **argv, int argc, int *i, struct sim_opts *o)
         o->snapshot_every = (unsigned)v;
     } else if (strcmp(flag, "--crash-disk") == 0) {
         o->crash_disk = true;
+        return 1; /* takes no value */
+    } else if (strcmp(flag, "--membership") == 0) {
+        o->membership = true;
         return 1; /* takes no value */
     } else {
         return 0;
@@ -191,6 +201,8 @@ static void print_replay(const struct sim_opts *o)
         printf(" --snapshot-every %u", o->snapshot_every);
     if (o->crash_disk)
         printf(" --crash-disk");
+    if (o->membership)
+        printf(" --membership");
     printf(" --trace\n");
 }
 
@@ -235,6 +247,9 @@ static int run_one(const struct sim_opts *o, struct totals *t)
     t->snapshots += s->stats.snapshots;
     t->installs += s->stats.installs;
     t->torn += s->stats.torn;
+    t->changes += s->stats.changes;
+    t->transfers += s->stats.transfers;
+    t->membership |= o->membership;
     t->violations += (uint64_t)bad;
     memcpy(violation, s->violation, sizeof violation);
     sim_close(s);
@@ -249,9 +264,13 @@ static void print_totals(const struct totals *t)
     printf("steps=%" PRIu64 " elections=%" PRIu64 " commits=%" PRIu64
            " writes=%" PRIu64 " reads=%" PRIu64 " crashes=%" PRIu64
            " partitions=%" PRIu64 " snapshots=%" PRIu64 " installs=%" PRIu64
-           " torn=%" PRIu64 " violations=%" PRIu64 "\n",
+           " torn=%" PRIu64,
            t->steps, t->elections, t->commits, t->writes, t->reads, t->crashes,
-           t->partitions, t->snapshots, t->installs, t->torn, t->violations);
+           t->partitions, t->snapshots, t->installs, t->torn);
+    if (t->membership)
+        printf(" changes=%" PRIu64 " transfers=%" PRIu64, t->changes,
+               t->transfers);
+    printf(" violations=%" PRIu64 "\n", t->violations);
 }
 
 /* Split `line` in place into at most `cap` words; a '#' ends the line. */

@@ -155,7 +155,7 @@ void sim_schedule_crash(struct sim *s,
 int sim_find_leader(const struct sim *s)
 {
     int best = -1;
-    for (unsigned i = 0; i < s->opt.n_nodes; i++) {
+    for (unsigned i = 0; i < s->n_slots; i++) {
         struct raft *r = s->nodes[i].core;
         if (r == NULL || raft_role_of(r) != RAFT_LEADER)
             continue;
@@ -167,12 +167,13 @@ int sim_find_leader(const struct sim *s)
 
 /* ---- Faults ---- */
 
-/* A random node that is up (want_up) or down, or -1 if there is none. */
+/* A random node that is up (want_up) or down, or -1 if there is none.
+ * Nodes out of the cluster (stopped, never added) are not down. */
 static int pick_node(struct sim *s, bool want_up)
 {
     unsigned cand[SIM_MAX_NODES], n = 0;
-    for (unsigned i = 0; i < s->opt.n_nodes; i++)
-        if ((s->nodes[i].core != NULL) == want_up)
+    for (unsigned i = 0; i < s->n_slots; i++)
+        if ((s->nodes[i].core != NULL) == want_up && !s->nodes[i].out)
             cand[n++] = i;
     if (n == 0)
         return -1;
@@ -235,14 +236,20 @@ static void fault_slow_disk(struct sim *s)
               (unsigned long long)s->nodes[node].disk_slow_until_ms);
 }
 
+/* Membership faults take rolls past the others': without --membership a
+ * seed draws as before the flag existed. */
 static void fault_event(struct sim *s)
 {
-    uint64_t roll = sim_rng_range(&s->rng, 0, s->opt.crash_disk ? 10 : 9);
+    uint64_t base = s->opt.crash_disk ? 11 : 10;
+    uint64_t roll =
+        sim_rng_range(&s->rng, 0, base - 1 + (s->opt.membership ? 3 : 0));
     unsigned every = s->prof.fault_every_ms;
     int node;
     if (s->phase != SIM_CHAOS)
         return;
-    if (roll < 4) {
+    if (roll >= base) {
+        sim_member_fault(s, roll == base + 2);
+    } else if (roll < 4) {
         fault_crash(s);
     } else if (roll < 7) {
         sim_net_partition(s, -1);
@@ -266,7 +273,7 @@ static void fault_event(struct sim *s)
  * newer one's compete for the same indexes. */
 static void strike_at_moments(struct sim *s, const struct sim_moments *mo)
 {
-    for (unsigned i = 0; i < s->opt.n_nodes; i++) {
+    for (unsigned i = 0; i < s->n_slots; i++) {
         if ((mo->elected >> i) & 1u &&
             sim_rng_chance(&s->rng, s->prof.crash_leader_pm))
             sim_schedule_crash(s, i, 50, 300);
@@ -283,8 +290,9 @@ static void chaos_end(struct sim *s)
     s->phase = SIM_HEALED;
     sim_net_heal(s);
     s->net.drop_pm = s->net.dup_pm = 0;
-    for (unsigned i = 0; i < s->opt.n_nodes; i++) {
-        sim_node_start(s, i);
+    for (unsigned i = 0; i < s->n_slots; i++) {
+        if (!s->nodes[i].out)
+            sim_node_start(s, i);
         s->nodes[i].tick_ms = SIM_TICK_MS;
     }
     sim_schedule(s, 0, SIM_EV_PROBE, 0, 0);
@@ -311,7 +319,8 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
                 sim_node_crash(s, ev->node, ev->arg);
             break;
         case SIM_EV_RESTART:
-            sim_node_start(s, ev->node);
+            if (!n->out)
+                sim_node_start(s, ev->node);
             break;
         case SIM_EV_FAULT:
             fault_event(s);
@@ -333,6 +342,9 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
         case SIM_EV_PROBE:
             sim_probe_event(s);
             break;
+        case SIM_EV_STOP:
+            sim_member_stop_event(s, ev->node, ev->arg);
+            break;
         case SIM_EV_DEADLINE:
             if (s->phase == SIM_HEALED)
                 sim_violation(s, "Liveness",
@@ -347,7 +359,9 @@ static void handle_event(struct sim *s, const struct sim_event *ev)
 
 static bool probe_done(const struct sim *s)
 {
-    for (unsigned i = 0; i < s->opt.n_nodes; i++)
+    if (s->opt.membership)
+        return sim_member_probe_done(s);
+    for (unsigned i = 0; i < s->n_slots; i++)
         if (!s->nodes[i].probe_applied)
             return false;
     return true;
@@ -407,9 +421,11 @@ static void run_start(struct sim *s, const struct sim_opts *opt)
     sim_rng_seed(&s->rng, opt->seed);
     sim_queue_init(&s->q);
     sim_check_init(&s->chk);
-    for (unsigned i = 0; i < opt->n_nodes; i++) {
+    s->n_slots = opt->n_nodes + (opt->membership ? SIM_SPARE_SLOTS : 0);
+    for (unsigned i = 0; i < s->n_slots; i++) {
         s->nodes[i].id = i + 1;
         s->nodes[i].sim = s;
+        s->nodes[i].out = i >= opt->n_nodes; /* spares wait to be added */
         sim_disk_init(&s->nodes[i].disk);
     }
     draw_profile(s);
@@ -437,7 +453,7 @@ int sim_run(struct sim *s, const struct sim_opts *opt)
         if (s->phase == SIM_HEALED && probe_done(s))
             s->phase = SIM_DONE;
     }
-    for (unsigned i = 0; i < opt->n_nodes && s->violation[0] == '\0'; i++)
+    for (unsigned i = 0; i < s->n_slots && s->violation[0] == '\0'; i++)
         if (s->nodes[i].core != NULL)
             sim_check_log(s, i);
     return s->violation[0] != '\0';
@@ -445,7 +461,7 @@ int sim_run(struct sim *s, const struct sim_opts *opt)
 
 void sim_close(struct sim *s)
 {
-    for (unsigned i = 0; i < s->opt.n_nodes; i++)
+    for (unsigned i = 0; i < s->n_slots; i++)
         sim_node_close(&s->nodes[i]);
     sim_queue_close(&s->q);
     sim_check_close(&s->chk);

@@ -1,9 +1,11 @@
-/* Internals of raftkv-sim, the deterministic simulator: 3 or 5 real cores in
- * one process, virtual time in milliseconds, one seed driving every choice.
- * The event queue (sim_queue.c), network (sim_net.c), disk (sim_disk.c),
- * nodes (sim_node.c), clients (sim_client.c), invariant checks
- * (sim_check.c) and the run driver with its fault injector (sim.c) share
- * the declarations below; main.c is the command line. */
+/* Internals of raftkv-sim, the deterministic simulator: 3 or 5 real cores
+ * in one process (up to 7 with --membership, which adds and removes
+ * nodes), virtual time in milliseconds, one seed driving every choice. The
+ * event queue (sim_queue.c), network (sim_net.c), disk (sim_disk.c), nodes
+ * (sim_node.c), clients (sim_client.c), invariant checks (sim_check.c),
+ * membership changes (sim_member.c) and the run driver with its fault
+ * injector (sim.c) share the declarations below; main.c is the command
+ * line. */
 #ifndef RKV_SIM_H
 #define RKV_SIM_H
 
@@ -13,7 +15,10 @@
 
 #include "raftkv/raft.h"
 
-#define SIM_MAX_NODES 5      /* largest cluster simulated */
+#define SIM_MAX_NODES 7 /* node slots: 5 voters + 2 to add */
+#define SIM_SPARE_SLOTS                                              \
+    2                        /* slots beyond the initial voters with \
+                                --membership */
 #define SIM_MAX_CLIENTS 4    /* simulated clients per run */
 #define SIM_TICK_MS 10       /* one raft_tick() is 10 ms of virtual time */
 #define SIM_LIVENESS_MS 5000 /* after healing, a write commits within, ms */
@@ -54,6 +59,7 @@ enum sim_event_type {
     SIM_EV_CLIENT,        /* client `node`: next step; arg: its epoch */
     SIM_EV_PROBE,         /* liveness probe: propose if due */
     SIM_EV_DEADLINE,      /* liveness deadline */
+    SIM_EV_STOP,          /* node: stop it if removed; arg: member_gen */
 };
 
 struct sim_msg; /* a deep-copied message in flight (sim_net.c) */
@@ -88,6 +94,8 @@ bool sim_queue_pop(struct sim_queue *q, struct sim_event *ev);
 struct sim_snap_file
 {
     struct raft_snapshot_meta meta; /* snapshot it holds, index 0 if none */
+    bool has_conf;                  /* a configuration is recorded with it */
+    struct raft_conf conf;          /* that configuration */
     uint8_t *bytes;                 /* its content, owned */
     size_t len, cap;                /* bytes held, allocated */
 };
@@ -106,6 +114,8 @@ struct sim_disk_write
     size_t chunk_len;                       /* bytes */
     bool install;                           /* incoming becomes current */
     struct raft_snapshot_meta install_meta; /* the snapshot installed */
+    bool has_install_conf;                  /* install records a conf */
+    struct raft_conf install_conf;          /* rd.snapshot_conf, copied */
     struct raft_entry *entries;             /* copied entries, data owned */
     size_t n;                               /* number of entries */
     raft_index drop_to; /* drop log entries up to here, 0 if none */
@@ -271,6 +281,10 @@ struct sim_node
     struct sim_disk disk;        /* survives crashes */
     bool ready_out;              /* rd taken, its write+fsync in progress */
     struct raft_ready rd;        /* the Ready being processed */
+    bool out;                    /* stopped for good, or never started: no
+                                    restart until added (--membership) */
+    uint64_t member_gen;         /* bumped when added: older SIM_EV_STOP
+                                    events are stale */
     uint64_t *sm;                /* state machine: hash applied at each index */
     raft_index applied;          /* last index applied to sm */
     raft_term applied_term;      /* term of the entry at `applied` */
@@ -328,6 +342,8 @@ struct sim_opts
     unsigned snapshot_every; /* snapshot after this many applied entries,
                                 0: never */
     bool crash_disk;         /* crashes tear writes; fsyncs may be slow */
+    bool membership;         /* add, promote, remove nodes; transfer
+                                leadership */
     bool trace;              /* print every event and core trace line */
     bool capture;            /* keep the last lines for a violation report */
 };
@@ -362,6 +378,8 @@ struct sim_stats
     uint64_t snapshots;  /* snapshots taken by hosts */
     uint64_t installs;   /* snapshots installed through InstallSnapshot */
     uint64_t torn;       /* torn writes injected at crashes */
+    uint64_t changes;    /* configuration entries committed */
+    uint64_t transfers;  /* leadership transfers started */
 };
 
 enum sim_phase {
@@ -388,7 +406,10 @@ struct sim
     struct sim_queue q;                         /* pending events */
     struct sim_net net;                         /* link state */
     struct sim_check chk;                       /* registries */
-    struct sim_node nodes[SIM_MAX_NODES];       /* opt.n_nodes used */
+    unsigned n_slots;                           /* nodes[] used: n_nodes,
+                                                   plus spares with
+                                                   --membership */
+    struct sim_node nodes[SIM_MAX_NODES];       /* n_slots used */
     struct sim_client clients[SIM_MAX_CLIENTS]; /* prof.n_clients used */
     raft_index acked_index;       /* highest index of an acknowledged write */
     uint64_t acked_hash;          /* its entry hash */
@@ -433,6 +454,9 @@ void sim_schedule_crash(struct sim *s,
 void sim_node_start(struct sim *s, unsigned node);
 /* Crash: free the core, lose unsynced writes, restart after `downtime_ms`. */
 void sim_node_crash(struct sim *s, unsigned node, uint64_t downtime_ms);
+/* Stop a removed node for good (marks it out): free the core, lose
+ * unsynced writes, keep the disk in case it is added again. */
+void sim_node_stop(struct sim *s, unsigned node);
 /* Release everything the node holds, at the end of a run. */
 void sim_node_close(struct sim_node *n);
 /* Event handlers; `inc` is the incarnation the event was scheduled for. */
@@ -455,5 +479,15 @@ void sim_snap_send(struct sim *s, unsigned node, const struct raft_msg *m);
 /* Replace the state machine by the durable current snapshot (install, or
  * restart). Returns 0, or -1 after recording a violation. */
 int sim_snap_restore(struct sim *s, unsigned node, const char *how);
+
+/* Membership (sim_member.c, --membership only). A fault: add a learner,
+ * promote one, remove a member (`change`), or transfer leadership. */
+void sim_member_fault(struct sim *s, bool transfer);
+/* SIM_EV_STOP: stop `node` if the leader's committed configuration no
+ * longer has it; retry later while its removal is pending. */
+void sim_member_stop_event(struct sim *s, unsigned node, uint64_t gen);
+/* Liveness is reached: a leader whose configuration is committed, and
+ * every member of it applied a probe. */
+bool sim_member_probe_done(const struct sim *s);
 
 #endif /* RKV_SIM_H */

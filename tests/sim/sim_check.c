@@ -171,6 +171,8 @@ static void check_commit(struct sim *s,
         }
         ensure_index(c, i);
         c->committed[i] = (struct sim_commit){e->term, sim_entry_hash(e), term};
+        if (e->type == RAFT_ENTRY_CONF)
+            s->stats.changes++;
         c->committed_max = i;
     }
     n->chk.commit_seen = commit;
@@ -274,7 +276,7 @@ static void check_node(struct sim *s, unsigned node, struct sim_moments *mo)
 void sim_check_step(struct sim *s, struct sim_moments *mo)
 {
     memset(mo, 0, sizeof *mo);
-    for (unsigned i = 0; i < s->opt.n_nodes; i++)
+    for (unsigned i = 0; i < s->n_slots; i++)
         if (s->nodes[i].core != NULL)
             check_node(s, i, mo);
 }

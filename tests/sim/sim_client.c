@@ -78,7 +78,7 @@ static int start_read(struct sim *s, struct sim_client *cl)
  * (60%) or a read. */
 static void start_op(struct sim *s, struct sim_client *cl)
 {
-    unsigned n = s->opt.n_nodes;
+    unsigned n = s->n_slots;
     int rv;
     cl->node = cl->leader_hint != 0 && sim_rng_chance(&s->rng, 8000)
                    ? (unsigned)(cl->leader_hint - 1)

@@ -196,6 +196,9 @@ int sim_disk_write(struct sim_disk *d,
     if (rd->install) {
         w->install = true;
         w->install_meta = rd->snapshot;
+        w->has_install_conf = rd->snapshot_conf != NULL;
+        if (w->has_install_conf)
+            w->install_conf = *rd->snapshot_conf;
         d->last_written = d->snap_written = rd->snapshot.index;
         memset(&d->incoming_written, 0, sizeof d->incoming_written);
         d->incoming_len_written = 0;
@@ -287,6 +290,8 @@ static void apply_head(struct sim_disk *d, const struct sim_disk_write *w)
         assert(meta_equal(&w->install_meta, &d->incoming.meta));
         d->snap = d->incoming;
         d->snap.meta = w->install_meta; /* as the core names it */
+        d->snap.has_conf = w->has_install_conf;
+        d->snap.conf = w->install_conf;
         memset(&d->incoming, 0, sizeof d->incoming);
         free(old.bytes);
         free_entries(d->log, d->n_log);

@@ -87,8 +87,8 @@ static void schedule_delivery(struct sim *s, const struct raft_msg *m)
 
 void sim_net_send(struct sim *s, const struct raft_msg *m)
 {
-    if (m->to == 0 || m->to > s->opt.n_nodes || m->to == m->from ||
-        m->from == 0 || m->from > s->opt.n_nodes) {
+    if (m->to == 0 || m->to > s->n_slots || m->to == m->from || m->from == 0 ||
+        m->from > s->n_slots) {
         sim_violation(s, "Message Addressing", "%s from n%llu to n%llu",
                       raft_msg_type_name(m->type), (unsigned long long)m->from,
                       (unsigned long long)m->to);
@@ -141,8 +141,8 @@ static const char *const shape_names[NET_SHAPES] = {"isolate", "split", "mute",
 /* Nodes in `mask` form group a, the others group b; cut a->b and/or b->a. */
 static void cut_groups(struct sim *s, unsigned mask, bool a_to_b, bool b_to_a)
 {
-    for (unsigned i = 0; i < s->opt.n_nodes; i++)
-        for (unsigned j = 0; j < s->opt.n_nodes; j++) {
+    for (unsigned i = 0; i < s->n_slots; i++)
+        for (unsigned j = 0; j < s->n_slots; j++) {
             bool ia = (mask >> i) & 1u, ja = (mask >> j) & 1u;
             s->net.blocked[i][j] =
                 (ia && !ja && a_to_b) || (!ia && ja && b_to_a);
@@ -151,7 +151,7 @@ static void cut_groups(struct sim *s, unsigned mask, bool a_to_b, bool b_to_a)
 
 static void cut(struct sim *s, unsigned shape, unsigned victim)
 {
-    unsigned n = s->opt.n_nodes;
+    unsigned n = s->n_slots;
     switch (shape) {
         case NET_SPLIT:
             cut_groups(s, (unsigned)sim_rng_range(&s->rng, 1, (1u << n) - 2),
@@ -185,7 +185,7 @@ void sim_net_partition(struct sim *s, int victim_or_any)
         shape = (unsigned)sim_rng_range(&s->rng, 0, NET_SHAPES - 1);
         victim = leader >= 0 && sim_rng_chance(&s->rng, 6000)
                      ? (unsigned)leader
-                     : (unsigned)sim_rng_range(&s->rng, 0, s->opt.n_nodes - 1);
+                     : (unsigned)sim_rng_range(&s->rng, 0, s->n_slots - 1);
     }
     cut(s, shape, victim);
     s->net.partition = ++s->stats.partitions;

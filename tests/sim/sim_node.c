@@ -4,7 +4,9 @@
  * snapshot received, send its messages, apply, resolve reads and advance.
  * A crash frees the core and loses (or tears) everything not yet synced; a
  * restart loads what the disk holds: the current snapshot, then the WAL
- * after it. Snapshots themselves are in sim_snap.c. */
+ * after it. A node added to the cluster later (--membership) starts as a
+ * joining core, without a configuration. Snapshots themselves are in
+ * sim_snap.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,10 @@ static void node_config(struct sim *s, unsigned node, struct raft_config *cfg)
     for (unsigned i = 0; i < s->opt.n_nodes; i++)
         cfg->voters[i] = i + 1;
     cfg->n_voters = s->opt.n_nodes;
+    if (node >= s->opt.n_nodes) { /* a spare slot: it joins */
+        cfg->join = true;
+        cfg->n_voters = 0;
+    }
     cfg->seed = sim_rng_next(&s->rng);
     cfg->pre_vote = s->prof.pre_vote;
     cfg->check_quorum = s->prof.check_quorum;
@@ -74,7 +80,8 @@ static int load_disk(struct sim *s, unsigned node)
     if (snap > 0) {
         if (sim_snap_restore(s, node, "restarts from") != 0)
             return -1;
-        rv = raft_load_snapshot(n->core, &d->snap.meta);
+        rv = raft_load_snapshot_conf(n->core, &d->snap.meta,
+                                     d->snap.has_conf ? &d->snap.conf : NULL);
     }
     /* The WAL may still hold entries the snapshot covers: the drop of
      * that prefix is lazy, and a crash can lose it. */
@@ -123,29 +130,46 @@ void sim_node_start(struct sim *s, unsigned node)
     sim_node_pump(s, node);
 }
 
-void sim_node_crash(struct sim *s, unsigned node, uint64_t downtime_ms)
+/* Free the core; the disk keeps what was synced (`tear`: maybe the last
+ * write torn). */
+static void node_down(struct sim *s, unsigned node, bool tear)
 {
     struct sim_node *n = &s->nodes[node];
-    bool tear;
-    if (n->core == NULL)
-        return;
-    SIM_TRACE(s, "n%u crash (down %llu ms, %zu unsynced writes lost)", node + 1,
-              (unsigned long long)downtime_ms, n->disk.n_pending);
     sim_check_log(s, node);
     raft_free(n->core); /* also frees what the pending Ready lent */
     n->core = NULL;
     n->ready_out = false;
     memset(&n->rd, 0, sizeof n->rd);
-    tear = s->opt.crash_disk && sim_rng_chance(&s->rng, s->prof.tear_pm);
     if (sim_disk_crash(&n->disk, tear ? &s->rng : NULL)) {
         s->stats.torn++;
         SIM_TRACE(s, "n%u disk: its last unsynced write is torn", node + 1);
     }
     n->inc++; /* its ticks and fsync completion are stale now */
     n->applied = 0;
-    s->stats.crashes++;
     sim_client_node_crashed(s, node);
+}
+
+void sim_node_crash(struct sim *s, unsigned node, uint64_t downtime_ms)
+{
+    struct sim_node *n = &s->nodes[node];
+    if (n->core == NULL)
+        return;
+    SIM_TRACE(s, "n%u crash (down %llu ms, %zu unsynced writes lost)", node + 1,
+              (unsigned long long)downtime_ms, n->disk.n_pending);
+    node_down(s, node,
+              s->opt.crash_disk && sim_rng_chance(&s->rng, s->prof.tear_pm));
+    s->stats.crashes++;
     sim_schedule(s, downtime_ms, SIM_EV_RESTART, node, 0);
+}
+
+void sim_node_stop(struct sim *s, unsigned node)
+{
+    struct sim_node *n = &s->nodes[node];
+    n->out = true;
+    if (n->core == NULL)
+        return;
+    SIM_TRACE(s, "n%u stopped: removed from the cluster", node + 1);
+    node_down(s, node, false);
 }
 
 void sim_node_close(struct sim_node *n)

@@ -38,11 +38,17 @@ static uint64_t fnv(const uint8_t *p, size_t len)
     return h;
 }
 
-/* Encode node `n`'s state machine as it stands (applied, applied_term).
- * The other fields of the meta stay zero: no configuration recorded, so
- * the initial one, as the simulated membership never changes. */
-static void encode(const struct sim_node *n, struct sim_snap_file *f)
+/* Encode node `n`'s state machine as it stands (applied, applied_term);
+ * with `conf`, the configuration in force at `applied` is recorded beside
+ * it (without, none is: the initial one, as without --membership, where
+ * runs stay as they were before configurations were recorded). Returns 0,
+ * or the error of raft_conf_at (f is then untouched). */
+static int encode(const struct sim_node *n, bool conf, struct sim_snap_file *f)
 {
+    int rv = conf ? raft_conf_at(n->core, n->applied, &f->conf) : 0;
+    if (rv != 0)
+        return rv;
+    f->has_conf = conf;
     size_t len = SNAP_HEAD_BYTES + 8 * ((size_t)n->applied + 1);
     uint8_t *p = sim_xmalloc(len);
     put_u64(p, n->applied);
@@ -54,6 +60,7 @@ static void encode(const struct sim_node *n, struct sim_snap_file *f)
                                           .term = n->applied_term};
     f->bytes = p;
     f->len = f->cap = len;
+    return 0;
 }
 
 /* Rebuild node `n`'s state machine from `f`. Returns 0, or RKV_ECORRUPT
@@ -97,7 +104,12 @@ void sim_snap_maybe_take(struct sim *s, unsigned node)
     if (s->opt.snapshot_every == 0 ||
         n->applied < raft_snapshot_of(n->core).index + s->opt.snapshot_every)
         return;
-    encode(n, &f);
+    rv = encode(n, s->opt.membership, &f);
+    if (rv != 0) {
+        sim_violation(s, "Snapshot", "n%u raft_conf_at(%llu): %s", node + 1,
+                      (unsigned long long)n->applied, rkv_strerror(rv));
+        return;
+    }
     len = f.len;
     sim_disk_save_snapshot(&n->disk, &f);
     rv = raft_compact(n->core, n->applied);
