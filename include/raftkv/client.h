@@ -152,6 +152,67 @@ int rkv_client_leader(struct rkv_client *c,
                       struct rkv_node_status *st,
                       char *errmsg);
 
+/* Membership and leadership (the nodes' admin API: GET/POST /members,
+ * POST /members/<id>/promote, DELETE /members/<id>, POST /transfer-leader).
+ * Changes go to the leader (503 answers are retried as above, following
+ * the leader's hint; a leader busy with another change, a learner that
+ * has not caught up yet or a running transfer answer 503 too, so they are
+ * retried within the budget), and return once the change is committed:
+ * the client then polls GET /members until its commit_index reaches the
+ * change's index. Besides the errors above: RKV_EINVAL if the leader
+ * refused the change as invalid for its configuration (adding a member,
+ * promoting a voter, removing a non-member or the last voter). */
+
+/* One member of the configuration in force. */
+struct rkv_member
+{
+    uint64_t id;                         /* node id */
+    bool voter;                          /* else a learner */
+    char addr[RKV_CLIENT_HOST_MAX + 24]; /* "host:peer:http:resp", or "" */
+    bool has_match;                      /* answered by the leader */
+    uint64_t match_index;                /* replicated there, per the leader */
+};
+
+/* The configuration in force, as one node sees it. */
+struct rkv_members
+{
+    uint64_t id;           /* the node that answered */
+    uint64_t leader;       /* the leader it knows, 0 if none */
+    uint64_t commit_index; /* its commit index */
+    size_t n;              /* members */
+    struct rkv_member members[RKV_CLIENT_NODES_MAX]; /* ascending id */
+};
+
+enum rkv_member_change {
+    RKV_MEMBER_ADD_LEARNER = 1, /* add a non-voting member */
+    RKV_MEMBER_ADD = 2,         /* add as a learner, then promote it once
+                                   it has caught up */
+    RKV_MEMBER_PROMOTE = 3,     /* make a learner a voter */
+    RKV_MEMBER_REMOVE = 4,      /* remove a voter or a learner */
+};
+
+/* The configuration in force, from the node the next operation goes to
+ * first (the leader, after rkv_client_leader()). Returns 0 and fills *out,
+ * or an error above. */
+int rkv_client_members(struct rkv_client *c,
+                       struct rkv_members *out,
+                       char *errmsg);
+
+/* Change the membership of node `id` (1..65535). `addr`, for the two
+ * adds only (NULL otherwise), is "host:peer_port[:http_port[:resp_port]]"
+ * (HTTP and RESP ports default to peer_port + 1000 and + 2000). Returns 0
+ * once committed, or an error above. */
+int rkv_client_member_change(struct rkv_client *c,
+                             enum rkv_member_change change,
+                             uint64_t id,
+                             const char *addr,
+                             char *errmsg);
+
+/* Hand the leadership to voter `id` and wait until one of the client's
+ * nodes says `id` leads (so `id` should be among them). Returns 0,
+ * RKV_EINVAL (not a voter), RKV_ETIMEDOUT, or an error above. */
+int rkv_client_transfer_leader(struct rkv_client *c, uint64_t id, char *errmsg);
+
 /* Node `node`'s address, as given to rkv_client_open(). */
 const struct rkv_client_addr *rkv_client_node(const struct rkv_client *c,
                                               size_t node);

@@ -11,7 +11,7 @@
 #include "raftkv/err.h"
 #include "server/config.h"
 
-#define WORDS_MAX 3     /* command and operands: put KEY VALUE */
+#define WORDS_MAX 4     /* command and operands: member add ID HOST:PORT */
 #define NOT_AN_OPTION 1 /* parse_option(): argv[i] is no known option */
 
 _Static_assert(CONFIG_MEMBERS_MAX <= RKV_CLIENT_NODES_MAX,
@@ -23,15 +23,22 @@ _Static_assert(CONFIG_HOST_MAX == RKV_CLIENT_HOST_MAX,
 static const struct
 {
     const char *name;
+    const char *sub; /* second word ("member add"), or NULL */
     enum cli_cmd cmd;
-    int operands;      /* after the name */
+    int operands;      /* after the name (and sub) */
     const char *usage; /* for the wrong number of operands */
 } commands[] = {
-    {"put", CLI_CMD_PUT, 2, "put KEY VALUE"},
-    {"get", CLI_CMD_GET, 1, "get KEY [--stale]"},
-    {"del", CLI_CMD_DEL, 1, "del KEY"},
-    {"status", CLI_CMD_STATUS, 0, "status"},
-    {"leader", CLI_CMD_LEADER, 0, "leader"},
+    {"put", NULL, CLI_CMD_PUT, 2, "put KEY VALUE"},
+    {"get", NULL, CLI_CMD_GET, 1, "get KEY [--stale]"},
+    {"del", NULL, CLI_CMD_DEL, 1, "del KEY"},
+    {"status", NULL, CLI_CMD_STATUS, 0, "status"},
+    {"leader", NULL, CLI_CMD_LEADER, 0, "leader"},
+    {"member", "list", CLI_CMD_MEMBER_LIST, 0, "member list"},
+    {"member", "add", CLI_CMD_MEMBER_ADD, 2,
+     "member add ID HOST:PEER_PORT[:HTTP_PORT[:RESP_PORT]] [--learner]"},
+    {"member", "promote", CLI_CMD_MEMBER_PROMOTE, 1, "member promote ID"},
+    {"member", "remove", CLI_CMD_MEMBER_REMOVE, 1, "member remove ID"},
+    {"transfer-leader", NULL, CLI_CMD_TRANSFER, 1, "transfer-leader ID"},
 };
 
 #define STR_(x) #x
@@ -71,6 +78,10 @@ static int parse_option(int argc,
         out->stale = true;
         return 0;
     }
+    if (strcmp(a, "--learner") == 0) {
+        out->learner = true;
+        return 0;
+    }
     if (!takes_value)
         return NOT_AN_OPTION;
     if (*i + 1 == argc)
@@ -91,28 +102,46 @@ static int set_command(const char *const *ops,
                        struct cli_args *out,
                        char *errmsg)
 {
-    size_t c = 0;
+    size_t c = 0, words;
 
     if (n == 0)
         return rkv_errf(errmsg, RKV_EINVAL,
                         "missing command: put, get, del, status or leader "
                         "(see --help)");
-    while (c < N_COMMANDS && strcmp(ops[0], commands[c].name) != 0)
+    while (c < N_COMMANDS &&
+           (strcmp(ops[0], commands[c].name) != 0 ||
+            (commands[c].sub != NULL &&
+             (n < 2 || strcmp(ops[1], commands[c].sub) != 0))))
         c++;
+    if (c == N_COMMANDS && strcmp(ops[0], "member") == 0)
+        return rkv_errf(errmsg, RKV_EINVAL,
+                        "usage: raftkv-cli member list | add | promote | "
+                        "remove (see --help)");
     if (c == N_COMMANDS)
         return rkv_errf(errmsg, RKV_EINVAL,
                         "unknown command '%.32s' (see --help)", ops[0]);
-    if (n - 1 != (size_t)commands[c].operands)
+    words = commands[c].sub != NULL ? 2 : 1;
+    if (n - words != (size_t)commands[c].operands)
         return rkv_errf(errmsg, RKV_EINVAL, "usage: raftkv-cli %s",
                         commands[c].usage);
     out->cmd = commands[c].cmd;
-    out->key = n > 1 ? ops[1] : NULL;
-    out->value = n > 2 ? ops[2] : NULL;
+    out->key = n > words ? ops[words] : NULL;
+    out->value = n > words + 1 ? ops[words + 1] : NULL;
     if (out->stale && out->cmd != CLI_CMD_GET)
         return rkv_errf(errmsg, RKV_EINVAL, "--stale applies to get only");
+    if (out->learner && out->cmd != CLI_CMD_MEMBER_ADD)
+        return rkv_errf(errmsg, RKV_EINVAL,
+                        "--learner applies to member add only");
     if (out->cluster != NULL && out->config != NULL)
         return rkv_errf(errmsg, RKV_EINVAL, "give -c or --config, not both");
     return 0;
+}
+
+/* How many words the command ops[0..n) may have: only "member add ID
+ * ADDR" takes WORDS_MAX. */
+static size_t words_max(const char *const *ops, size_t n)
+{
+    return n > 0 && strcmp(ops[0], "member") == 0 ? WORDS_MAX : WORDS_MAX - 1;
 }
 
 int cli_args_parse(int argc,
@@ -147,7 +176,7 @@ int cli_args_parse(int argc,
                 return rkv_errf(errmsg, RKV_EINVAL,
                                 "unknown option '%.32s' (see --help)", a);
         }
-        if (n == WORDS_MAX + 1)
+        if (n == words_max(ops, n) + 1)
             return rkv_errf(errmsg, RKV_EINVAL, "unexpected '%.32s'", a);
         ops[n++] = a;
     }
@@ -217,6 +246,18 @@ const char *cli_usage(void)
            "  status             every node's id, role, term, commit and "
            "applied index\n"
            "  leader             the leader's id and address\n"
+           "  member list        the members: id, voter or learner, "
+           "address, match index\n"
+           "  member add ID HOST:PEER_PORT[:HTTP_PORT[:RESP_PORT]] "
+           "[--learner]\n"
+           "                     add node ID (started with raftkv --join) "
+           "as a learner,\n"
+           "                     then promote it to voter once caught up "
+           "(not with --learner)\n"
+           "  member promote ID  make learner ID a voter\n"
+           "  member remove ID   remove node ID (it stops by itself)\n"
+           "  transfer-leader ID hand the leadership to voter ID and wait "
+           "until it leads\n"
            "\n"
            "options:\n"
            "  -c LIST            the nodes' HTTP addresses, comma-separated\n"

@@ -2,6 +2,8 @@
  *
  *   raftkv-cli [-c HOST:PORT,... | --config nodes.conf] [--timeout MS]
  *              put KEY VALUE | get KEY [--stale] | del KEY | status | leader
+ *              | member list | member add ID HOST:PORT[...] [--learner]
+ *              | member promote ID | member remove ID | transfer-leader ID
  *   raftkv-cli --help
  *
  * Options may come before or after the command. Before it, any argument
@@ -34,21 +36,27 @@
 #define CLI_DEFAULT_CONFIG "nodes.conf" /* read when it exists */
 
 enum cli_cmd {
-    CLI_CMD_HELP,   /* print cli_usage() */
-    CLI_CMD_PUT,    /* put KEY VALUE */
-    CLI_CMD_GET,    /* get KEY [--stale] */
-    CLI_CMD_DEL,    /* del KEY */
-    CLI_CMD_STATUS, /* status: every node's state, as a table */
-    CLI_CMD_LEADER, /* leader: the leader's id and address */
+    CLI_CMD_HELP,           /* print cli_usage() */
+    CLI_CMD_PUT,            /* put KEY VALUE */
+    CLI_CMD_GET,            /* get KEY [--stale] */
+    CLI_CMD_DEL,            /* del KEY */
+    CLI_CMD_STATUS,         /* status: every node's state, as a table */
+    CLI_CMD_LEADER,         /* leader: the leader's id and address */
+    CLI_CMD_MEMBER_LIST,    /* member list */
+    CLI_CMD_MEMBER_ADD,     /* member add ID ADDR [--learner] */
+    CLI_CMD_MEMBER_PROMOTE, /* member promote ID */
+    CLI_CMD_MEMBER_REMOVE,  /* member remove ID */
+    CLI_CMD_TRANSFER,       /* transfer-leader ID */
 };
 
 /* A parsed command line. Strings are borrowed from argv. */
 struct cli_args
 {
     enum cli_cmd cmd;    /* what to do */
-    const char *key;     /* put, get, del */
-    const char *value;   /* put */
+    const char *key;     /* put, get, del; member and transfer: the ID */
+    const char *value;   /* put; member add: the address */
     bool stale;          /* get --stale: serve from any node's state */
+    bool learner;        /* member add --learner: do not promote */
     const char *cluster; /* -c value, or NULL */
     const char *config;  /* --config value, or NULL */
     unsigned timeout_ms; /* --timeout, or 0: RKV_CLIENT_TIMEOUT_MS */
@@ -58,7 +66,8 @@ struct cli_args
  * `errmsg` is a caller-owned RKV_ERRMSG_LEN buffer. Returns 0, or
  * RKV_EINVAL with one line for an unknown option or command, an option
  * without its value, a bad --timeout, the wrong number of operands,
- * --stale on another command than get, or both -c and --config. */
+ * --stale on another command than get, --learner on another than member
+ * add, or both -c and --config. */
 int cli_args_parse(int argc,
                    char *const argv[],
                    struct cli_args *out,

@@ -4,6 +4,7 @@
 #include "raftkv/client.h"
 
 #include <assert.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,5 +489,196 @@ int rkv_client_leader(struct rkv_client *c,
                             c->timeout_ms, last);
         cli_sleep_ms(min64(backoff, left));
         backoff = min64(2 * backoff, RKV_CLIENT_BACKOFF_MAX_MS);
+    }
+}
+
+/* ---- membership and leadership ------------------------------------------ */
+
+/* Run `op` (retried as any operation) and parse its JSON answer into
+ * *doc, mapping an error status as answer_error() does. */
+static int run_admin(struct rkv_client *c,
+                     const struct op *op,
+                     int *status,
+                     json_t **doc,
+                     char *errmsg)
+{
+    struct cli_http_response resp;
+    int rv;
+
+    cli_http_response_init(&resp);
+    *doc = NULL;
+    rv = run(c, op, &resp, errmsg);
+    if (rv == 0 && resp.status != 200 && resp.status != 202)
+        rv = answer_error(c, &resp, errmsg);
+    if (rv == 0) {
+        *status = resp.status;
+        *doc = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
+        if (!json_is_object(*doc)) {
+            json_decref(*doc);
+            *doc = NULL;
+            rv = wrap_node(&c->nodes[c->target], errmsg,
+                           rkv_errf(errmsg, RKV_EPROTO, "answer is not JSON"));
+        }
+    }
+    cli_http_response_close(&resp);
+    return rv;
+}
+
+static uint64_t json_u64(json_t *doc, const char *name)
+{
+    json_t *v = json_object_get(doc, name);
+    return json_is_integer(v) && json_integer_value(v) > 0
+               ? (uint64_t)json_integer_value(v)
+               : 0;
+}
+
+static void member_from_json(json_t *o, struct rkv_member *m)
+{
+    const char *addr = json_string_value(json_object_get(o, "addr"));
+
+    memset(m, 0, sizeof *m);
+    m->id = json_u64(o, "id");
+    m->voter = json_is_true(json_object_get(o, "voter"));
+    snprintf(m->addr, sizeof m->addr, "%s", addr != NULL ? addr : "");
+    m->has_match = json_object_get(o, "match_index") != NULL;
+    m->match_index = json_u64(o, "match_index");
+}
+
+int rkv_client_members(struct rkv_client *c,
+                       struct rkv_members *out,
+                       char *errmsg)
+{
+    static const struct op op = {.method = "GET", .target = "/members"};
+    json_t *doc, *list;
+    int status, rv;
+
+    assert(c != NULL && out != NULL);
+    rv = run_admin(c, &op, &status, &doc, errmsg);
+    if (rv != 0)
+        return rv;
+    memset(out, 0, sizeof *out);
+    out->id = json_u64(doc, "id");
+    out->leader = json_u64(doc, "leader");
+    out->commit_index = json_u64(doc, "commit_index");
+    list = json_object_get(doc, "members");
+    for (size_t i = 0; i < json_array_size(list) && i < RKV_CLIENT_NODES_MAX;
+         i++)
+        member_from_json(json_array_get(list, i), &out->members[out->n++]);
+    json_decref(doc);
+    return 0;
+}
+
+/* Poll the node that accepted a change until it has committed `index`. */
+static int wait_commit(struct rkv_client *c, uint64_t index, char *errmsg)
+{
+    int64_t deadline = cli_now_ms() + c->timeout_ms;
+    struct rkv_members ms;
+
+    for (;;) {
+        int rv = rkv_client_members(c, &ms, errmsg);
+        if (rv != 0)
+            return rv;
+        if (ms.commit_index >= index)
+            return 0;
+        if (cli_now_ms() >= deadline)
+            return rkv_errf(errmsg, RKV_ETIMEDOUT,
+                            "the change at index %llu did not commit within "
+                            "%u ms",
+                            (unsigned long long)index, c->timeout_ms);
+        cli_sleep_ms(RKV_CLIENT_BACKOFF_MIN_MS);
+    }
+}
+
+/* One change request, then wait for its commit. */
+static int change_once(struct rkv_client *c,
+                       const char *method,
+                       const char *target,
+                       json_t *body,
+                       char *errmsg)
+{
+    struct op op = {.method = method, .target = target};
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *doc;
+    uint64_t index;
+    int status, rv;
+
+    if (body != NULL && text == NULL)
+        return rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
+    op.body = text;
+    op.body_len = text != NULL ? strlen(text) : 0;
+    rv = run_admin(c, &op, &status, &doc, errmsg);
+    free(text);
+    if (rv != 0)
+        return rv;
+    index = json_u64(doc, "index");
+    json_decref(doc);
+    return wait_commit(c, index, errmsg);
+}
+
+int rkv_client_member_change(struct rkv_client *c,
+                             enum rkv_member_change change,
+                             uint64_t id,
+                             const char *addr,
+                             char *errmsg)
+{
+    char target[48];
+    json_t *body;
+    int rv;
+
+    assert(c != NULL);
+    if (id == 0 || id > 65535)
+        return rkv_errf(errmsg, RKV_EINVAL, "bad node id: expected 1..65535");
+    if (change == RKV_MEMBER_PROMOTE || change == RKV_MEMBER_REMOVE) {
+        bool promote = change == RKV_MEMBER_PROMOTE;
+        snprintf(target, sizeof target, "/members/%llu%s",
+                 (unsigned long long)id, promote ? "/promote" : "");
+        return change_once(c, promote ? "POST" : "DELETE", target, NULL,
+                           errmsg);
+    }
+    if (addr == NULL)
+        return rkv_errf(errmsg, RKV_EINVAL, "no address for node %llu",
+                        (unsigned long long)id);
+    body = json_pack("{s:I,s:s,s:b}", "id", (json_int_t)id, "addr", addr,
+                     "learner", change == RKV_MEMBER_ADD_LEARNER);
+    if (body == NULL)
+        return rkv_errf(errmsg, RKV_ENOMEM, "out of memory");
+    rv = change_once(c, "POST", "/members", body, errmsg);
+    json_decref(body);
+    if (rv != 0 || change == RKV_MEMBER_ADD_LEARNER)
+        return rv;
+    return rkv_client_member_change(c, RKV_MEMBER_PROMOTE, id, NULL, errmsg);
+}
+
+int rkv_client_transfer_leader(struct rkv_client *c, uint64_t id, char *errmsg)
+{
+    static const struct op base = {.method = "POST",
+                                   .target = "/transfer-leader"};
+    int64_t deadline = cli_now_ms() + c->timeout_ms;
+    struct op op = base;
+    char body[48];
+    json_t *doc;
+    int status, rv;
+
+    assert(c != NULL);
+    snprintf(body, sizeof body, "{\"id\":%llu}", (unsigned long long)id);
+    op.body = body;
+    op.body_len = strlen(body);
+    rv = run_admin(c, &op, &status, &doc, errmsg);
+    if (rv != 0)
+        return rv;
+    json_decref(doc);
+    for (;;) {
+        struct rkv_node_status st;
+        size_t node;
+        rv = rkv_client_leader(c, &node, &st, errmsg);
+        if (rv == 0 && st.id == id)
+            return 0;
+        if (rv == RKV_ENOMEM)
+            return rv;
+        if (cli_now_ms() >= deadline)
+            return rkv_errf(errmsg, RKV_ETIMEDOUT,
+                            "node %llu did not take over within %u ms",
+                            (unsigned long long)id, c->timeout_ms);
+        cli_sleep_ms(RKV_CLIENT_BACKOFF_MIN_MS);
     }
 }

@@ -1,7 +1,9 @@
-/* raftkv-cli: put, get and delete keys, and show the cluster's state, from
- * the shell (command line in args.h, library in include/raftkv/client.h).
- * Results go to stdout, errors to stderr as "raftkv-cli: <what>". */
+/* raftkv-cli: put, get and delete keys, show the cluster's state, change
+ * its membership and move its leadership, from the shell (command line in
+ * args.h, library in include/raftkv/client.h). Results go to stdout, errors to
+ * stderr as "raftkv-cli: <what>". */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,66 @@ static int cmd_leader(struct rkv_client *c)
     return flush_stdout();
 }
 
+/* A node id operand: 1..65535. */
+static int parse_id(const char *s, uint64_t *id)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || v == 0 || v > 65535) {
+        fprintf(stderr, "raftkv-cli: bad node id '%.32s': expected 1..65535\n",
+                s);
+        return CLI_EXIT_USAGE;
+    }
+    *id = v;
+    return CLI_EXIT_OK;
+}
+
+/* member list: the leader's view (match indexes), else any node's. */
+static int cmd_member_list(struct rkv_client *c)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    struct rkv_members ms;
+    size_t node;
+    int rv;
+
+    (void)rkv_client_leader(c, &node, NULL, errmsg); /* best effort */
+    rv = rkv_client_members(c, &ms, errmsg);
+    if (rv != 0)
+        return fail(rv, errmsg);
+    printf("%-5s %-8s %-32s %12s\n", "ID", "ROLE", "ADDRESS", "MATCH");
+    for (size_t i = 0; i < ms.n; i++) {
+        const struct rkv_member *m = &ms.members[i];
+        char match[24] = "-";
+        if (m->has_match)
+            snprintf(match, sizeof match, "%llu",
+                     (unsigned long long)m->match_index);
+        printf("%-5llu %-8s %-32s %12s\n", (unsigned long long)m->id,
+               m->voter ? "voter" : "learner",
+               m->addr[0] != '\0' ? m->addr : "-", match);
+    }
+    return flush_stdout();
+}
+
+static int cmd_member(struct rkv_client *c, const struct cli_args *a)
+{
+    char errmsg[RKV_ERRMSG_LEN];
+    enum rkv_member_change change = RKV_MEMBER_REMOVE;
+    uint64_t id;
+    int rv = parse_id(a->key, &id);
+
+    if (rv != CLI_EXIT_OK)
+        return rv;
+    if (a->cmd == CLI_CMD_MEMBER_ADD)
+        change = a->learner ? RKV_MEMBER_ADD_LEARNER : RKV_MEMBER_ADD;
+    else if (a->cmd == CLI_CMD_MEMBER_PROMOTE)
+        change = RKV_MEMBER_PROMOTE;
+    if (a->cmd == CLI_CMD_TRANSFER)
+        rv = rkv_client_transfer_leader(c, id, errmsg);
+    else
+        rv = rkv_client_member_change(c, change, id, a->value, errmsg);
+    return rv == 0 ? CLI_EXIT_OK : fail(rv, errmsg);
+}
+
 /* Run the command of `a` with client `c`; returns the exit code. */
 static int run_command(struct rkv_client *c, const struct cli_args *a)
 {
@@ -121,6 +183,13 @@ static int run_command(struct rkv_client *c, const struct cli_args *a)
             return cmd_status(c);
         case CLI_CMD_LEADER:
             return cmd_leader(c);
+        case CLI_CMD_MEMBER_LIST:
+            return cmd_member_list(c);
+        case CLI_CMD_MEMBER_ADD:
+        case CLI_CMD_MEMBER_PROMOTE:
+        case CLI_CMD_MEMBER_REMOVE:
+        case CLI_CMD_TRANSFER:
+            return cmd_member(c, a);
         case CLI_CMD_HELP:
             break;
     }

@@ -598,6 +598,47 @@ static enum http_route bad_method(struct http_route_info *info,
     return HTTP_ROUTE_BAD_METHOD;
 }
 
+/* "<digits>" into 1..2^63, else 0. */
+static uint64_t parse_member_id(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    if (n == 0 || n > 19)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    return v <= (UINT64_C(1) << 63) ? v : 0;
+}
+
+/* /members/<id> and /members/<id>/promote. */
+static enum http_route member_route(enum http_method method,
+                                    const char *path,
+                                    size_t path_len,
+                                    struct http_route_info *info)
+{
+    static const char prefix[] = "/members/";
+    static const char promote[] = "/promote";
+    const size_t plen = sizeof prefix - 1, slen = sizeof promote - 1;
+    const char *id = path + plen;
+    size_t n = path_len - plen;
+    const char *slash = memchr(id, '/', n);
+
+    if (slash == NULL) {
+        info->member_id = parse_member_id(id, n);
+        return method == HTTP_DELETE ? HTTP_ROUTE_MEMBER_REMOVE
+                                     : bad_method(info, "DELETE");
+    }
+    if ((size_t)(path + path_len - slash) != slen ||
+        memcmp(slash, promote, slen) != 0)
+        return HTTP_ROUTE_NOT_FOUND;
+    info->member_id = parse_member_id(id, (size_t)(slash - id));
+    return method == HTTP_POST ? HTTP_ROUTE_MEMBER_PROMOTE
+                               : bad_method(info, "POST");
+}
+
 enum http_route http_route(enum http_method method,
                            const char *path,
                            size_t path_len,
@@ -620,6 +661,16 @@ enum http_route http_route(enum http_method method,
     info->key = NULL;
     info->key_len = 0;
     info->allow = NULL;
+    info->member_id = 0;
+    if (path_is(path, path_len, "/members"))
+        return method == HTTP_GET    ? HTTP_ROUTE_MEMBERS
+               : method == HTTP_POST ? HTTP_ROUTE_MEMBER_ADD
+                                     : bad_method(info, "GET, POST");
+    if (path_len > 9 && memcmp(path, "/members/", 9) == 0)
+        return member_route(method, path, path_len, info);
+    if (path_is(path, path_len, "/transfer-leader"))
+        return method == HTTP_POST ? HTTP_ROUTE_TRANSFER
+                                   : bad_method(info, "POST");
     for (size_t i = 0; i < sizeof get_paths / sizeof get_paths[0]; i++) {
         if (path_is(path, path_len, get_paths[i].path))
             return method == HTTP_GET ? get_paths[i].route

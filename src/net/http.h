@@ -167,29 +167,36 @@ const struct http_param *http_query_get(const struct http_request *req,
 
 /* What a request asks for, by method and path. */
 enum http_route {
-    HTTP_ROUTE_NOT_FOUND,  /* unknown path: 404 */
-    HTTP_ROUTE_BAD_METHOD, /* known path, other method: 405 */
-    HTTP_ROUTE_KV_PUT,     /* POST /kv, JSON body (json.h) */
-    HTTP_ROUTE_KV_GET,     /* GET /kv/<key> */
-    HTTP_ROUTE_KV_DELETE,  /* DELETE /kv/<key> */
-    HTTP_ROUTE_STATUS,     /* GET /status, alias GET /debug */
-    HTTP_ROUTE_METRICS,    /* GET /metrics */
-    HTTP_ROUTE_HEALTH,     /* GET /health */
+    HTTP_ROUTE_NOT_FOUND,      /* unknown path: 404 */
+    HTTP_ROUTE_BAD_METHOD,     /* known path, other method: 405 */
+    HTTP_ROUTE_KV_PUT,         /* POST /kv, JSON body (json.h) */
+    HTTP_ROUTE_KV_GET,         /* GET /kv/<key> */
+    HTTP_ROUTE_KV_DELETE,      /* DELETE /kv/<key> */
+    HTTP_ROUTE_STATUS,         /* GET /status, alias GET /debug */
+    HTTP_ROUTE_METRICS,        /* GET /metrics */
+    HTTP_ROUTE_HEALTH,         /* GET /health */
+    HTTP_ROUTE_MEMBERS,        /* GET /members */
+    HTTP_ROUTE_MEMBER_ADD,     /* POST /members, JSON body */
+    HTTP_ROUTE_MEMBER_PROMOTE, /* POST /members/<id>/promote */
+    HTTP_ROUTE_MEMBER_REMOVE,  /* DELETE /members/<id> */
+    HTTP_ROUTE_TRANSFER,       /* POST /transfer-leader, JSON body */
 };
 
 /* What http_route() found besides the route. */
 struct http_route_info
 {
-    const char *key;   /* KV_GET, KV_DELETE: the key, pointing into `path`
-                        * (so already percent-decoded); NULL otherwise */
-    size_t key_len;    /* bytes */
-    const char *allow; /* BAD_METHOD: value for the Allow header */
+    const char *key;    /* KV_GET, KV_DELETE: the key, pointing into `path`
+                         * (so already percent-decoded); NULL otherwise */
+    size_t key_len;     /* bytes */
+    const char *allow;  /* BAD_METHOD: value for the Allow header */
+    uint64_t member_id; /* MEMBER_PROMOTE, MEMBER_REMOVE: the <id>, or 0
+                           if it is not a decimal number in 1..2^63 */
 };
 
 /* Map `method` and the decoded `path` (path_len bytes, e.g. req->path) to
  * a route. The key of /kv/<key> is everything after "/kv/", '/' included;
- * it must not be empty ("/kv/" is HTTP_ROUTE_NOT_FOUND). Pure; cannot
- * fail. */
+ * it must not be empty ("/kv/" is HTTP_ROUTE_NOT_FOUND). The <id> of
+ * /members/<id> is one path segment. Pure; cannot fail. */
 enum http_route http_route(enum http_method method,
                            const char *path,
                            size_t path_len,

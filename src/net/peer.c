@@ -97,9 +97,20 @@ static int parse_ip(const char *host,
 static struct peer_remote *find_remote(struct peer_transport *t, raft_id id)
 {
     for (size_t i = 0; i < t->n_remotes; i++)
-        if (t->remotes[i].id == id)
+        if (t->remotes[i].id == id && !t->remotes[i].removing)
             return &t->remotes[i];
     return NULL;
+}
+
+/* A removed peer's slot is free again once its timer and connection are
+ * closed and no lookup runs: then every handle in it is gone from the
+ * loop, and the slot is zeroed (id 0, handles of type UV_UNKNOWN_HANDLE). */
+static void maybe_release(struct peer_remote *r)
+{
+    if (!r->removing || r->timer_open || r->state != PEER_IDLE)
+        return;
+    rkv_buf_close(&r->pending);
+    memset(r, 0, sizeof *r);
 }
 
 static void finish_close(struct peer_transport *t)
@@ -163,8 +174,9 @@ static void on_outbound_closed(uv_handle_t *h)
     assert(r->state == PEER_CLOSING);
     r->state = PEER_IDLE;
     drop_pending(r);
-    if (!t->closing)
+    if (!t->closing && !r->removing)
         schedule_redial(r);
+    maybe_release(r);
     open_done(t);
 }
 
@@ -430,7 +442,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     r->state = PEER_IDLE;
     if (status == 0 && res == NULL)
         status = UV_EAI_NONAME; /* getaddrinfo promises one at least */
-    if (!t->closing) {
+    if (r->removing) {
+        maybe_release(r);
+    } else if (!t->closing) {
         if (status != 0) {
             dial_failed(r, "resolve", status);
             schedule_redial(r);
@@ -839,6 +853,7 @@ static int init_handles(struct peer_transport *t)
             return rv;
         t->open++;
         t->remotes[i].timer.data = &t->remotes[i];
+        t->remotes[i].timer_open = true;
     }
     return 0;
 }
@@ -908,6 +923,86 @@ err_logged:
     return rv;
 }
 
+static void on_timer_closed(uv_handle_t *h);
+
+/* Fill the free slot `r` for peer `id` and start dialing it. */
+static int add_remote(struct peer_remote *r,
+                      struct peer_transport *t,
+                      raft_id id,
+                      const char *host,
+                      uint16_t port)
+{
+    int rv = uv_timer_init(t->loop, &r->timer);
+
+    if (rv != 0)
+        return RKV_EIO;
+    memset(&r->stats, 0, sizeof r->stats);
+    r->t = t;
+    r->id = id;
+    snprintf(r->host, sizeof r->host, "%s", host);
+    r->port = port;
+    r->backoff_ms = t->backoff_min_ms;
+    rkv_buf_init(&r->pending);
+    r->timer.data = r;
+    r->timer_open = true;
+    t->open++;
+    dial(r);
+    return 0;
+}
+
+int peer_add(struct peer_transport *t,
+             raft_id id,
+             const char *host,
+             uint16_t port)
+{
+    struct peer_remote *r;
+
+    assert(t->started && !t->closing);
+    if (id == 0 || id == t->id || host == NULL || host[0] == '\0' ||
+        strlen(host) >= PEER_HOST_MAX || port == 0)
+        return RKV_EINVAL;
+    r = find_remote(t, id);
+    if (r != NULL) {
+        /* Known: a new address is used from the next dial on. */
+        snprintf(r->host, sizeof r->host, "%s", host);
+        r->port = port;
+        return 0;
+    }
+    for (size_t i = 0; i < RAFT_MAX_NODES - 1; i++) {
+        r = &t->remotes[i];
+        if (r->id != 0)
+            continue;
+        if (i >= t->n_remotes)
+            t->n_remotes = i + 1;
+        LOGF(t, RAFT_TRACE_INFO, "peer %" PRIu64 " (%s:%u): added", id, host,
+             port);
+        return add_remote(r, t, id, host, port);
+    }
+    return RKV_EBUSY;
+}
+
+int peer_remove(struct peer_transport *t, raft_id id)
+{
+    struct peer_remote *r;
+
+    assert(t->started && !t->closing);
+    r = find_remote(t, id);
+    if (r == NULL)
+        return RKV_ENOTFOUND;
+    LOGF(t, RAFT_TRACE_INFO, "peer %" PRIu64 " (%s:%u): removed", id, r->host,
+         r->port);
+    r->removing = true;
+    if (r->in != NULL)
+        close_conn(r->in);
+    /* A lookup already running cannot be canceled: its callback then sees
+     * r->removing and releases the slot. */
+    if (r->state == PEER_RESOLVING)
+        (void)uv_cancel((uv_req_t *)&r->resolve);
+    close_outbound(r);
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    return 0;
+}
+
 int peer_set_blocked(struct peer_transport *t, raft_id id, bool blocked)
 {
     struct peer_remote *r = find_remote(t, id);
@@ -924,7 +1019,7 @@ int peer_stats_of(const struct peer_transport *t,
 {
     for (size_t i = 0; i < t->n_remotes; i++) {
         const struct peer_remote *r = &t->remotes[i];
-        if (r->id == id) {
+        if (r->id == id && !r->removing) {
             *out = r->stats;
             out->connected = r->state == PEER_CONNECTED;
             return 0;
@@ -941,7 +1036,11 @@ static void on_transport_handle_closed(uv_handle_t *h)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct peer_remote *r = h->data;
-    open_done(r->t);
+    struct peer_transport *t = r->t;
+
+    r->timer_open = false;
+    maybe_release(r);
+    open_done(t);
 }
 
 /* Close `h` if it was ever initialized (start may have stopped early). */
@@ -960,6 +1059,8 @@ void peer_transport_close(struct peer_transport *t, peer_close_fn close_cb)
     close_if_open((uv_handle_t *)&t->listener, on_transport_handle_closed);
     for (size_t i = 0; i < t->n_remotes; i++) {
         struct peer_remote *r = &t->remotes[i];
+        if (r->id == 0 || r->removing)
+            continue; /* free, or its handles are closing already */
         close_if_open((uv_handle_t *)&r->timer, on_timer_closed);
         /* A lookup already running cannot be canceled: its callback
          * then sees t->closing. */

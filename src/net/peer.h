@@ -4,8 +4,10 @@
  * Each node dials every peer once and uses that connection only to send;
  * it receives only on the connections it accepts. The dialer first sends a
  * handshake (cluster id, its id, the id it expects to reach); the acceptor
- * refuses, with one log line, a foreign cluster, an unknown sender or a
- * handshake meant for another node. Bytes that are no valid frame close
+ * refuses, with one log line, a foreign cluster, a sender that is not a
+ * current peer or a handshake meant for another node. Peers come from the
+ * configuration and change at run time with peer_add() and peer_remove()
+ * (membership changes). Bytes that are no valid frame close
  * that one connection, with the reason logged.
  *
  * Delivery is best effort, as Raft allows: a message for a peer that is not
@@ -126,6 +128,9 @@ struct peer_remote
     struct peer_conn *in;       /* its accepted connection, if identified */
     uint8_t sink[64];           /* read buffer: peers never answer on it */
     struct peer_stats stats;    /* counters */
+    bool timer_open;            /* `timer` initialized, not yet closed */
+    bool removing;              /* peer_remove(): handles closing, then the
+                                   slot is zeroed and free again */
 };
 
 typedef void (*peer_close_fn)(struct peer_transport *t);
@@ -145,8 +150,9 @@ struct peer_transport
     peer_message_fn on_message;      /* delivery of received messages */
     peer_log_fn log;                 /* log sink, NULL: silent */
     void *ctx;                       /* for on_message and log */
-    struct peer_remote remotes[RAFT_MAX_NODES - 1]; /* the peers */
-    size_t n_remotes;                               /* in use */
+    struct peer_remote remotes[RAFT_MAX_NODES - 1]; /* the peers; a slot
+                                                       with id 0 is free */
+    size_t n_remotes;          /* slots ever used (free ones included) */
     uv_tcp_t listener;         /* accepts inbound connections */
     uv_prepare_t flush;        /* writes queued frames once per
                                   loop iteration */
@@ -190,6 +196,23 @@ int peer_transport_start(struct peer_transport *t, char *errmsg);
  * counted and logged); RKV_ENOMEM; RKV_ESHUTDOWN after
  * peer_transport_close(). Precondition: started. */
 int peer_send(struct peer_transport *t, const struct raft_msg *m);
+
+/* Add peer `id`, listening at host:port (copied), and start dialing it;
+ * from now on its inbound handshake is accepted too. If `id` is already a
+ * peer, its address is replaced, used from the next dial on. Returns 0,
+ * RKV_EINVAL (id 0 or ours, host empty or too long, port 0), RKV_EBUSY (no
+ * free slot: RAFT_MAX_NODES - 1 peers, or removed ones still closing) or
+ * RKV_EIO. Precondition: started, not closed. */
+int peer_add(struct peer_transport *t,
+             raft_id id,
+             const char *host,
+             uint16_t port);
+
+/* Remove peer `id`: its connections close, queued messages are dropped,
+ * its handshakes are refused from now on, and its slot is free again once
+ * the handles are closed. Returns 0 or RKV_ENOTFOUND. Precondition:
+ * started, not closed. */
+int peer_remove(struct peer_transport *t, raft_id id);
 
 /* Test fault switch: while `blocked`, drop every message to peer `id`
  * (peer_send() returns RKV_EBUSY) and every message received from it.

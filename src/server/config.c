@@ -734,6 +734,7 @@ static int apply_settings(const char *values[FLAG_COUNT],
         out->log_level = level_values[i];
     }
     out->cluster_id = config_cluster_id(out->members, out->n_members);
+    out->cluster_id_given = values[FLAG_CLUSTER_ID] != NULL;
     if ((v = values[FLAG_CLUSTER_ID]) != NULL &&
         !(strncmp(v, "0x", 2) == 0
               ? parse_number(v + 2, strlen(v + 2), 16, UINT64_MAX,
@@ -837,7 +838,13 @@ const char *config_usage(void)
            "  --resp-port P        override this node's RESP port\n"
            "  --cluster-id X       override the cluster id (u64, decimal or "
            "0x hex)\n"
-           "  --join HOST:PORT     address of a member to join through\n"
+           "  --join HOST:PORT     join a running cluster through the member "
+           "whose HTTP API\n"
+           "                       is at HOST:PORT: start without a "
+           "configuration, take the\n"
+           "                       cluster id from its /status (unless "
+           "--cluster-id), and wait\n"
+           "                       to be added (raftkv-cli member add)\n"
            "  --snapshot-entries N snapshot and compact the log every N "
            "applied entries\n"
            "                       (default 10000; 0: never)\n"

@@ -51,6 +51,13 @@
  * different membership refuse each other's messages; --cluster-id X (a
  * u64, decimal or 0x-prefixed hex) overrides it.
  *
+ * --join HOST:PORT (the HTTP API of a running member) starts the node as a
+ * joining one: it has no configuration until a leader adds it (POST
+ * /members, `raftkv-cli member add`), and its cluster id is the one the
+ * member's GET /status reports (fetched at the first start, then kept in
+ * the data directory), unless --cluster-id gives it. Its nodes.conf lists
+ * at least the members it can reach, itself included.
+ *
  * Errors: every mistake gives RKV_ECONFIG (or RKV_EIO for an unreadable
  * file) and ONE line in errmsg, such as
  * "nodes.conf:3: expected '<ID> <HOST> <PORT>'"; main() prints it and
@@ -58,6 +65,7 @@
 #ifndef SERVER_CONFIG_H
 #define SERVER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,6 +119,7 @@ struct node_config
     char data_dir[CONFIG_PATH_MAX];      /* NUL-terminated */
     int log_level;                       /* RAFT_TRACE_DEBUG, _INFO or _WARN */
     uint64_t cluster_id;                 /* see config_cluster_id() */
+    bool cluster_id_given;               /* set by --cluster-id */
     char join_host[CONFIG_HOST_MAX + 1]; /* --join host; "" if absent */
     uint16_t join_port;                  /* --join port; 0 if absent */
     unsigned tick_ms;                    /* CONFIG_TICK_MS */

@@ -110,15 +110,14 @@ static void answer_error(struct http_slot *s,
 static void answer_unavailable(struct http_slot *s, const char *msg)
 {
     struct node *n = s->conn->api->node;
-    const struct config_member *l = node_leader_member(n);
+    struct config_member l;
     json_t *body = json_object();
     if (body != NULL) {
         json_object_set_new(body, "error", json_string(msg));
-        if (l != NULL) {
+        if (node_leader_member(n, &l)) {
             char addr[CONFIG_HOST_MAX + 8];
-            snprintf(addr, sizeof addr, "%s:%u", l->host, l->http_port);
-            json_object_set_new(body, "leader",
-                                json_integer((json_int_t)l->id));
+            snprintf(addr, sizeof addr, "%s:%u", l.host, l.http_port);
+            json_object_set_new(body, "leader", json_integer((json_int_t)l.id));
             json_object_set_new(body, "leader_http", json_string(addr));
         } else {
             json_object_set_new(body, "leader", json_null());
@@ -151,6 +150,9 @@ static void answer_status(struct http_slot *s, int status)
             break;
         case RKV_ESHUTDOWN:
             answer_unavailable(s, "node shutting down");
+            break;
+        case RKV_EBUSY: /* raft_propose() while the leader hands over */
+            answer_unavailable(s, "leadership transfer in progress, retry");
             break;
         case RKV_ENOSPC:
             answer_error(s, 507,
@@ -348,10 +350,272 @@ static void route_get(struct http_slot *s, const struct http_request *req)
     }
 }
 
+/* The configuration in force: voter and learner ids, and whole members
+ * (with addresses and, on the leader, match indexes) if `full`. */
+static json_t *members_json(struct node *n, bool full, json_t *body)
+{
+    struct node_member ms[RAFT_MAX_NODES];
+    size_t cnt = node_members(n, ms, RAFT_MAX_NODES);
+    json_t *voters = json_array(), *learners = json_array();
+    json_t *list = full ? json_array() : NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        const struct node_member *m = &ms[i];
+        json_t *o;
+        json_array_append_new(m->voter ? voters : learners,
+                              json_integer((json_int_t)m->id));
+        if (list == NULL || (o = json_object()) == NULL)
+            continue;
+        json_object_set_new(o, "id", json_integer((json_int_t)m->id));
+        json_object_set_new(o, "voter", json_boolean(m->voter));
+        if (m->has_addr) {
+            char addr[CONFIG_HOST_MAX + 24];
+            snprintf(addr, sizeof addr, "%s:%u:%u:%u", m->addr.host,
+                     m->addr.peer_port, m->addr.http_port, m->addr.resp_port);
+            json_object_set_new(o, "addr", json_string(addr));
+        }
+        if (m->has_match)
+            json_object_set_new(o, "match_index",
+                                json_integer((json_int_t)m->match));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(body, "voters", voters);
+    json_object_set_new(body, "learners", learners);
+    if (list != NULL)
+        json_object_set_new(body, "members", list);
+    return body;
+}
+
+static void route_members(struct http_slot *s)
+{
+    struct node *n = s->conn->api->node;
+    struct node_status st;
+    json_t *body = json_object();
+    node_status(n, &st);
+    if (body == NULL) {
+        answer_error(s, 500, "out of memory", 0);
+        return;
+    }
+    json_object_set_new(body, "id", json_integer((json_int_t)st.id));
+    json_object_set_new(
+        body, "leader",
+        st.leader != 0 ? json_integer((json_int_t)st.leader) : json_null());
+    json_object_set_new(body, "commit_index",
+                        json_integer((json_int_t)st.commit));
+    answer_json(s, 200, members_json(n, true, body), 0);
+}
+
+/* The answer to a refused membership change or transfer. */
+static void answer_admin_error(struct http_slot *s, int rv, const char *busy)
+{
+    switch (rv) {
+        case RKV_ENOTLEADER:
+        case RKV_ENOLEADER:
+            answer_unavailable(s, "not the leader");
+            break;
+        case RKV_EBUSY: {
+            char msg[160];
+            snprintf(msg, sizeof msg, "busy: %s; retry", busy);
+            answer_unavailable(s, msg);
+            break;
+        }
+        case RKV_EINVAL:
+            answer_error(s, 400,
+                         "refused: not a valid change of this "
+                         "configuration",
+                         0);
+            break;
+        default:
+            answer_status(s, rv);
+    }
+}
+
+/* Why a change may be refused with RKV_EBUSY, as far as we can tell. */
+static const char *busy_reason(struct node *n, int change, raft_id id)
+{
+    struct node_status st;
+    node_status(n, &st);
+    if (st.transfer_target != 0)
+        return "leadership transfer in progress";
+    if (change == RAFT_CHANGE_PROMOTE) {
+        for (size_t i = 0; i < st.n_progress; i++)
+            if (st.progress[i].id == id && !st.progress[i].voter &&
+                st.progress[i].match < st.commit)
+                return "learner not caught up";
+    }
+    return "membership change in flight";
+}
+
+/* Answer an accepted change: `status` 200 once proposed (the CLI waits
+ * for GET /members' commit_index to reach `index`), 202 when more is to
+ * be done by the caller (promotion after an add with "learner": false). */
+static void answer_change(struct http_slot *s,
+                          int status,
+                          raft_id id,
+                          raft_index index)
+{
+    json_t *body = json_object();
+    if (body != NULL) {
+        json_object_set_new(body, "ok", json_true());
+        json_object_set_new(body, "id", json_integer((json_int_t)id));
+        json_object_set_new(body, "index", json_integer((json_int_t)index));
+        if (status == 202)
+            json_object_set_new(body, "next",
+                                json_string("promote once caught up: "
+                                            "POST /members/<id>/promote"));
+    }
+    answer_json(s, status, body, 0);
+}
+
+/* "host:peer_port[:http_port[:resp_port]]"; ports omitted as in
+ * nodes.conf (PEER + 1000, PEER + 2000). Returns false if malformed. */
+static bool parse_member_addr(const char *text, struct config_member *m)
+{
+    unsigned long p[3] = {0, 0, 0};
+    const char *q = strchr(text, ':');
+    size_t hlen = q != NULL ? (size_t)(q - text) : 0;
+    if (hlen == 0 || hlen > 100)
+        return false;
+    for (size_t i = 0; i < hlen; i++)
+        if (text[i] <= ' ' || text[i] > '~')
+            return false;
+    for (int k = 0; k < 3 && *q == ':'; k++) {
+        char *end;
+        if (q[1] < '0' || q[1] > '9')
+            return false;
+        p[k] = strtoul(q + 1, &end, 10);
+        if (p[k] == 0 || p[k] > 65535)
+            return false;
+        q = end;
+    }
+    if (*q != '\0')
+        return false;
+    if (p[1] == 0)
+        p[1] = p[0] + CONFIG_FILE_HTTP_OFFSET;
+    if (p[2] == 0)
+        p[2] = p[0] + CONFIG_FILE_RESP_OFFSET;
+    if (p[1] > 65535 || p[2] > 65535)
+        return false;
+    memcpy(m->host, text, hlen);
+    m->host[hlen] = '\0';
+    m->peer_port = (uint16_t)p[0];
+    m->http_port = (uint16_t)p[1];
+    m->resp_port = (uint16_t)p[2];
+    return true;
+}
+
+/* The "id" of a JSON body: a positive integer no larger than
+ * CONFIG_ID_MAX. Returns 0 if missing or bad. */
+static raft_id body_id(json_t *root)
+{
+    json_t *v = json_object_get(root, "id");
+    json_int_t id = json_is_integer(v) ? json_integer_value(v) : 0;
+    return id > 0 && id <= CONFIG_ID_MAX ? (raft_id)id : 0;
+}
+
+static json_t *parse_body(struct http_slot *s, const struct http_request *req)
+{
+    json_error_t err;
+    json_t *root = json_loadb((const char *)req->body, req->body_len,
+                              JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        answer_error(s, 400, "body must be a JSON object", 0);
+        return NULL;
+    }
+    return root;
+}
+
+static void route_member_add(struct http_slot *s,
+                             const struct http_request *req)
+{
+    struct node *n = s->conn->api->node;
+    struct config_member m;
+    json_t *root = parse_body(s, req), *addr, *learner;
+    raft_index index = 0;
+    int rv;
+    if (root == NULL)
+        return;
+    memset(&m, 0, sizeof m);
+    m.id = body_id(root);
+    addr = json_object_get(root, "addr");
+    learner = json_object_get(root, "learner");
+    if (m.id == 0 || !json_is_string(addr) ||
+        !parse_member_addr(json_string_value(addr), &m) ||
+        (learner != NULL && !json_is_boolean(learner))) {
+        json_decref(root);
+        answer_error(s, 400,
+                     "expected {\"id\": 1..65535, \"addr\": "
+                     "\"host:peer_port[:http_port[:resp_port]]\", "
+                     "\"learner\": true|false}",
+                     0);
+        return;
+    }
+    rv = node_change_member(n, RAFT_CHANGE_ADD_LEARNER, &m, &index);
+    if (rv != 0)
+        answer_admin_error(s, rv,
+                           busy_reason(n, RAFT_CHANGE_ADD_LEARNER, m.id));
+    else
+        answer_change(s, learner == NULL || json_is_true(learner) ? 200 : 202,
+                      m.id, index);
+    json_decref(root);
+}
+
+/* POST /members/<id>/promote, DELETE /members/<id>. */
+static void route_member_change(struct http_slot *s, int change, raft_id id)
+{
+    struct node *n = s->conn->api->node;
+    struct config_member m;
+    raft_index index = 0;
+    int rv;
+    if (id == 0 || id > CONFIG_ID_MAX) {
+        answer_error(s, 400, "bad member id: expected 1..65535", 0);
+        return;
+    }
+    memset(&m, 0, sizeof m);
+    m.id = id;
+    rv = node_change_member(n, change, &m, &index);
+    if (rv != 0)
+        answer_admin_error(s, rv, busy_reason(n, change, id));
+    else
+        answer_change(s, 200, id, index);
+}
+
+static void route_transfer(struct http_slot *s, const struct http_request *req)
+{
+    struct node *n = s->conn->api->node;
+    json_t *root = parse_body(s, req), *body;
+    raft_id id;
+    int rv;
+    if (root == NULL)
+        return;
+    id = body_id(root);
+    json_decref(root);
+    if (id == 0) {
+        answer_error(s, 400, "expected {\"id\": 1..65535}", 0);
+        return;
+    }
+    /* Already done: asking again is not an error. */
+    rv =
+        id == node_config_of(n)->self_id && raft_role_of(n->raft) == RAFT_LEADER
+            ? 0
+            : node_transfer_leader(n, id);
+    if (rv != 0) {
+        answer_admin_error(s, rv, "leadership transfer in progress");
+        return;
+    }
+    body = json_object();
+    if (body != NULL) {
+        json_object_set_new(body, "ok", json_true());
+        json_object_set_new(body, "target", json_integer((json_int_t)id));
+    }
+    answer_json(s, 202, body, 0);
+}
+
 static void route_status(struct http_slot *s)
 {
     struct node *n = s->conn->api->node;
     struct node_status st;
+    char cid[20];
     json_t *body = json_object(), *peers = json_array();
     node_status(n, &st);
     if (body == NULL || peers == NULL) {
@@ -376,6 +640,13 @@ static void route_status(struct http_slot *s)
     json_object_set_new(body, "snapshot_index",
                         json_integer((json_int_t)st.snapshot.index));
     json_object_set_new(body, "keys", json_integer((json_int_t)st.keys));
+    snprintf(cid, sizeof cid, "%016" PRIx64, st.cluster_id);
+    json_object_set_new(body, "cluster_id", json_string(cid));
+    json_object_set_new(body, "transfer_target",
+                        st.transfer_target != 0
+                            ? json_integer((json_int_t)st.transfer_target)
+                            : json_null());
+    (void)members_json(n, false, body); /* adds to body */
     for (size_t i = 0; i < st.n_progress; i++) {
         static const char *const states[] = {"probe", "replicate", "snapshot"};
         const struct raft_progress_info *pi = &st.progress[i];
@@ -389,6 +660,7 @@ static void route_status(struct http_slot *s)
                             json_integer((json_int_t)pi->next));
         json_object_set_new(p, "state", json_string(states[pi->state % 3]));
         json_object_set_new(p, "active", json_boolean(pi->recent_active));
+        json_object_set_new(p, "voter", json_boolean(pi->voter));
         json_array_append_new(peers, p);
     }
     json_object_set_new(body, "peers", peers);
@@ -458,6 +730,21 @@ static void route(struct http_slot *s, const struct http_request *req)
             break;
         case HTTP_ROUTE_HEALTH:
             route_health(s);
+            break;
+        case HTTP_ROUTE_MEMBERS:
+            route_members(s);
+            break;
+        case HTTP_ROUTE_MEMBER_ADD:
+            route_member_add(s, req);
+            break;
+        case HTTP_ROUTE_MEMBER_PROMOTE:
+            route_member_change(s, RAFT_CHANGE_PROMOTE, info.member_id);
+            break;
+        case HTTP_ROUTE_MEMBER_REMOVE:
+            route_member_change(s, RAFT_CHANGE_REMOVE, info.member_id);
+            break;
+        case HTTP_ROUTE_TRANSFER:
+            route_transfer(s, req);
             break;
         case HTTP_ROUTE_BAD_METHOD: {
             struct http_response head = {.status = 405,

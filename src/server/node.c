@@ -8,10 +8,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "net/peer.h"
@@ -332,6 +337,8 @@ static void complete_write(struct node *n,
 }
 
 static void on_kv_timer(uv_timer_t *t);
+static void sync_peers(struct node *n);
+static void check_removed(struct node *n);
 
 /* Make the state machine's applies durable (one fsync for all since the
  * last commit). On failure they are lost from it, and the entries are
@@ -436,6 +443,24 @@ static bool needs_disk(const struct node *n, const struct raft_ready *rd)
            n->wal_drop_pending > 0;
 }
 
+/* Step 1b's configuration, on the worker: stored beside the snapshot
+ * before the snapshot itself becomes current. */
+static int store_snapshot_conf(struct node *n,
+                               const struct raft_ready *rd,
+                               char *err)
+{
+    uint8_t buf[RAFT_CONF_ENCODED_MAX];
+    size_t len;
+    if (rd->snapshot_conf == NULL)
+        return 0; /* the initial configuration: nothing to store */
+    if (raft_conf_encode(rd->snapshot_conf, buf, sizeof buf, &len) != 0) {
+        rkv_errmsgf(err, "snapshot %" PRIu64 ": invalid configuration",
+                    rd->snapshot.index);
+        return RKV_EINTERNAL;
+    }
+    return snapf_write_conf(n->data_dir, &rd->snapshot, buf, len, err);
+}
+
 /* Step 1 of the Ready contract, on a worker thread: hard state, snapshot
  * chunk, WAL entries, then fsync; one write and one fsync cover everything
  * gathered since the previous Ready (group commit). */
@@ -457,6 +482,9 @@ static void persist_work(uv_work_t *w)
             goto out;
     }
     if (rd->install) {
+        rv = store_snapshot_conf(n, rd, err);
+        if (rv != 0)
+            goto out;
         rv = snapf_commit(n->data_dir, "snapshot.incoming", &rd->snapshot, err);
         if (rv != 0)
             goto out;
@@ -715,6 +743,7 @@ void node_observe(struct node *n)
     raft_id old = n->last_leader;
     n->log.term = raft_term_of(n->raft);
     n->log.role = raft_role_name(raft_role_of(n->raft));
+    sync_peers(n);
     if (leader == old)
         return;
     n->metrics.leader_changes++;
@@ -742,6 +771,7 @@ static void on_tick(uv_timer_t *t)
     raft_tick(n->raft);
     if (++n->ticks % 10 == 0)
         expire_ops(n);
+    check_removed(n);
     node_kick(n);
 }
 
@@ -755,6 +785,8 @@ static void on_peer_message(void *ctx, const struct raft_msg *m)
     node_kick(n);
 }
 
+static void on_peer_log(void *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void on_peer_log(void *ctx, int level, const char *fmt, ...)
 {
     struct node *n = ctx;
@@ -771,6 +803,176 @@ static void on_core_trace(void *ctx, int level, const char *line)
     struct node *n = ctx;
     if (level >= n->log.level)
         node_log_line(level, line);
+}
+
+/* ---- membership --------------------------------------------------------- */
+
+/* A member's address travels in its raft_member.ctx as the text
+ * "<host> <peer_port> <http_port> <resp_port>", so every node (and a node
+ * that joins later) learns where the others are from the log itself. */
+int node_member_ctx(const struct config_member *m,
+                    uint8_t *buf,
+                    size_t cap,
+                    size_t *len)
+{
+    int k = snprintf((char *)buf, cap, "%s %u %u %u", m->host,
+                     (unsigned)m->peer_port, (unsigned)m->http_port,
+                     (unsigned)m->resp_port);
+    if (k < 0 || (size_t)k >= cap)
+        return RKV_EINVAL;
+    *len = (size_t)k;
+    return 0;
+}
+
+/* Parse a member's ctx (bytes from the log: checked, never trusted). */
+static bool ctx_parse(const struct raft_member *rm, struct config_member *out)
+{
+    char text[RAFT_MEMBER_CTX_MAX + 1];
+    unsigned peer, http, resp;
+    char tail;
+    if (rm->ctx_len == 0 || rm->ctx_len > RAFT_MEMBER_CTX_MAX)
+        return false;
+    memcpy(text, rm->ctx, rm->ctx_len);
+    text[rm->ctx_len] = '\0';
+    memset(out, 0, sizeof *out);
+    if (sscanf(text, "%127s %u %u %u%c", out->host, &peer, &http, &resp,
+               &tail) != 4 ||
+        peer == 0 || peer > 65535 || http == 0 || http > 65535 || resp == 0 ||
+        resp > 65535)
+        return false;
+    out->id = rm->id;
+    out->peer_port = (uint16_t)peer;
+    out->http_port = (uint16_t)http;
+    out->resp_port = (uint16_t)resp;
+    return true;
+}
+
+/* Where member `id` is: its ctx in the configuration, else nodes.conf. */
+static bool member_addr(const struct node *n,
+                        raft_id id,
+                        struct config_member *out)
+{
+    const struct raft_member *rm = raft_conf_find(raft_conf_of(n->raft), id);
+    if (rm != NULL && ctx_parse(rm, out))
+        return true;
+    for (size_t i = 0; i < n->cfg.n_members; i++) {
+        if (n->cfg.members[i].id == id) {
+            *out = n->cfg.members[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Make the transport's peers the members of the configuration in force
+ * (thesis §4.1: a server uses the latest configuration in its log at
+ * once). A joining node without one keeps the peers of nodes.conf, so that
+ * it can answer the leader that is adding it. */
+static void sync_peers(struct node *n)
+{
+    const struct raft_conf *conf = raft_conf_of(n->raft);
+    struct peer_transport *t = n->peers;
+    if (t == NULL || !t->started || t->closing || conf->n == 0 ||
+        memcmp(conf, &n->peers_conf, sizeof *conf) == 0)
+        return;
+    n->peers_conf = *conf;
+    for (size_t i = 0; i < conf->n; i++) {
+        struct config_member m;
+        raft_id id = conf->members[i].id;
+        if (id == n->cfg.self_id)
+            continue;
+        if (!member_addr(n, id, &m)) {
+            LOG_WARN(&n->log, "member %" PRIu64 " has no known address", id);
+            continue;
+        }
+        if (peer_add(t, id, m.host, m.peer_port) != 0)
+            LOG_WARN(&n->log, "cannot add peer %" PRIu64, id);
+    }
+    for (size_t i = 0; i < t->n_remotes; i++) {
+        raft_id id = t->remotes[i].id;
+        if (id != 0 && !t->remotes[i].removing &&
+            raft_conf_find(conf, id) == NULL)
+            (void)peer_remove(t, id); /* found just above */
+    }
+}
+
+/* A node removed from the configuration may never learn that its removal
+ * committed (the leader stops talking to it): once outside the
+ * configuration for NODE_REMOVED_GRACE election timeouts, it stops, as on
+ * SIGTERM (main() owns the stop path). */
+static void check_removed(struct node *n)
+{
+    const struct raft_conf *conf = raft_conf_of(n->raft);
+    uint64_t grace = (uint64_t)NODE_REMOVED_GRACE * n->cfg.election_ticks;
+    if (conf->n == 0 || raft_conf_find(conf, n->cfg.self_id) != NULL) {
+        n->removed_ticks = 0;
+        return;
+    }
+    if (n->removed_ticks++ == 0)
+        LOG_WARN(&n->log,
+                 "this node is no longer a member of the cluster: stopping "
+                 "in %" PRIu64 " ms unless added back",
+                 grace * n->cfg.tick_ms);
+    if (n->removed_ticks == grace) {
+        LOG_WARN(&n->log, "removed from the cluster: stopping");
+        (void)kill(getpid(), SIGTERM); /* cannot fail for our own pid */
+    }
+}
+
+int node_change_member(struct node *n,
+                       int change,
+                       const struct config_member *m,
+                       raft_index *index)
+{
+    uint8_t ctx[RAFT_MEMBER_CTX_MAX];
+    size_t len = 0;
+    int rv;
+    ASSERT(m != NULL);
+    ASSERT(m->id != 0);
+    if (change == RAFT_CHANGE_ADD_LEARNER) {
+        rv = node_member_ctx(m, ctx, sizeof ctx, &len);
+        if (rv != 0)
+            return rv;
+    }
+    rv = raft_change_member(n->raft, change, m->id, ctx, len, index);
+    if (rv == 0) {
+        LOG_INFO(&n->log, "membership change %d of node %" PRIu64 " proposed",
+                 change, m->id);
+        node_kick(n);
+    }
+    return rv;
+}
+
+int node_transfer_leader(struct node *n, raft_id target)
+{
+    int rv = raft_transfer_leader(n->raft, target);
+    if (rv == 0) {
+        LOG_INFO(&n->log, "transferring leadership to node %" PRIu64, target);
+        node_kick(n);
+    }
+    return rv;
+}
+
+size_t node_members(const struct node *n, struct node_member *out, size_t cap)
+{
+    const struct raft_conf *conf = raft_conf_of(n->raft);
+    struct raft_progress_info pi[RAFT_MAX_NODES];
+    size_t np = raft_progress(n->raft, pi, RAFT_MAX_NODES);
+    size_t k = 0;
+    for (size_t i = 0; i < conf->n && k < cap; i++, k++) {
+        struct node_member *o = &out[k];
+        memset(o, 0, sizeof *o);
+        o->id = conf->members[i].id;
+        o->voter = conf->members[i].voter;
+        o->has_addr = member_addr(n, o->id, &o->addr);
+        for (size_t j = 0; j < np; j++) {
+            if (pi[j].id == o->id) {
+                o->has_match = true;
+                o->match = pi[j].match;
+            }
+        }
+    }
+    return k;
 }
 
 /* ---- public views ------------------------------------------------------- */
@@ -790,6 +992,8 @@ void node_status(struct node *n, struct node_status *st)
     st->applied = n->applied;
     st->snapshot = n->snap;
     st->n_progress = raft_progress(n->raft, st->progress, RAFT_MAX_NODES);
+    st->transfer_target = raft_transfer_target(n->raft);
+    st->cluster_id = n->cfg.cluster_id;
     if (kv_stats(n->kv, &ks, errmsg) == 0)
         st->keys = ks.keys;
 }
@@ -809,13 +1013,10 @@ const struct node_logger *node_logger_of(const struct node *n)
     return &n->log;
 }
 
-const struct config_member *node_leader_member(const struct node *n)
+bool node_leader_member(const struct node *n, struct config_member *out)
 {
     raft_id leader = raft_leader_of(n->raft);
-    for (size_t i = 0; i < n->cfg.n_members; i++)
-        if (leader != 0 && n->cfg.members[i].id == leader)
-            return &n->cfg.members[i];
-    return NULL;
+    return leader != 0 && member_addr(n, leader, out);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -844,6 +1045,80 @@ static int make_dirs(const char *path, char *errmsg)
             return rv;
     }
     return make_dir(tmp, errmsg);
+}
+
+/* GET /status from the member at --join (blocking: this runs once, at
+ * start-up, before the loop) and take its "cluster_id". */
+static int fetch_cluster_id(struct node *n, char *errmsg)
+{
+    struct addrinfo hints, *res = NULL;
+    struct timeval tv = {NODE_JOIN_TIMEOUT_S, 0};
+    char port[8], req[CONFIG_HOST_MAX + 96], *buf, *body;
+    size_t len = 0;
+    ssize_t got;
+    json_t *root = NULL;
+    const char *cid;
+    int fd = -1, rv = RKV_EIO;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%u", (unsigned)n->cfg.join_port);
+    buf = malloc(NODE_JOIN_STATUS_MAX + 1);
+    if (buf == NULL)
+        return RKV_ENOMEM;
+    if (getaddrinfo(n->cfg.join_host, port, &hints, &res) != 0 ||
+        (fd = socket(res->ai_family, SOCK_STREAM, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, res->ai_addr, res->ai_addrlen) != 0)
+        goto out;
+    snprintf(req, sizeof req,
+             "GET /status HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             n->cfg.join_host);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+        goto out;
+    while (len < NODE_JOIN_STATUS_MAX &&
+           (got = read(fd, buf + len, NODE_JOIN_STATUS_MAX - len)) > 0)
+        len += (size_t)got;
+    buf[len] = '\0';
+    body = strstr(buf, "\r\n\r\n");
+    rv = RKV_EPROTO;
+    if (strncmp(buf, "HTTP/1.1 200", 12) != 0 || body == NULL)
+        goto out;
+    root = json_loads(body + 4, 0, NULL);
+    cid = json_string_value(json_object_get(root, "cluster_id"));
+    if (cid != NULL && sscanf(cid, "%" SCNx64, &n->cfg.cluster_id) == 1)
+        rv = 0;
+out:
+    if (rv != 0)
+        rkv_errmsgf(errmsg,
+                    "--join %s:%u: cannot read the cluster id from its "
+                    "/status (%s)",
+                    n->cfg.join_host, (unsigned)n->cfg.join_port,
+                    rv == RKV_EIO ? strerror(errno) : "unexpected answer");
+    json_decref(root);
+    if (fd >= 0)
+        close(fd);
+    if (res != NULL)
+        freeaddrinfo(res);
+    free(buf);
+    return rv == 0 ? 0 : RKV_ECONFIG;
+}
+
+/* The cluster id of a joining node: the one its data directory recorded
+ * at its first start, else the member's. */
+static int join_cluster_id(struct node *n, char *errmsg)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    unsigned long long id;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/cluster-id", n->data_dir);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return fetch_cluster_id(n, errmsg);
+    if (fscanf(f, "%llx", &id) == 1)
+        n->cfg.cluster_id = id;
+    fclose(f);
+    return 0; /* check_cluster_id() reports an unreadable file */
 }
 
 /* A data directory belongs to one cluster: its id is written at first use
@@ -919,6 +1194,11 @@ static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
     rv = make_dirs(n->data_dir, errmsg);
     if (rv != 0)
         return rv;
+    if (n->cfg.join_port != 0 && !n->cfg.cluster_id_given) {
+        rv = join_cluster_id(n, errmsg);
+        if (rv != 0)
+            return rv;
+    }
     rv = check_cluster_id(n, errmsg);
     if (rv != 0)
         return rv;
@@ -955,6 +1235,31 @@ static int open_storage(struct node *n, struct wal_replay *rp, char *errmsg)
     return recover_state_machine(n, errmsg);
 }
 
+/* Tell the core about the snapshot and the configuration stored with it
+ * (none for a snapshot taken before configurations were stored: the
+ * initial one then holds). */
+static int load_snapshot(struct node *n, char *errmsg)
+{
+    uint8_t buf[RAFT_CONF_ENCODED_MAX];
+    struct raft_conf conf;
+    size_t len;
+    char why[RKV_ERRMSG_LEN];
+    int rv;
+    if (n->snap.index == 0)
+        return raft_load_snapshot(n->raft, &n->snap);
+    rv = snapf_read_conf(n->data_dir, &n->snap, buf, sizeof buf, &len, why);
+    if (rv == RKV_ENOTFOUND)
+        return raft_load_snapshot(n->raft, &n->snap);
+    if (rv == 0)
+        rv = raft_conf_decode(buf, len, &conf, why);
+    if (rv != 0) {
+        rkv_errmsgf(errmsg, "configuration of snapshot %" PRIu64 ": %s",
+                    n->snap.index, why);
+        return rv == RKV_EIO ? rv : RKV_ECORRUPT;
+    }
+    return raft_load_snapshot_conf(n->raft, &n->snap, &conf);
+}
+
 static int start_core(struct node *n, const struct wal_replay *rp, char *errmsg)
 {
     struct raft_config rc;
@@ -964,7 +1269,10 @@ static int start_core(struct node *n, const struct wal_replay *rp, char *errmsg)
     int rv;
     raft_config_default(&rc);
     rc.id = n->cfg.self_id;
-    for (size_t i = 0; i < n->cfg.n_members; i++)
+    /* A node started with --join has no configuration of its own: it
+     * learns the cluster's from the leader that adds it. */
+    rc.join = n->cfg.join_port != 0;
+    for (size_t i = 0; i < n->cfg.n_members && !rc.join; i++)
         rc.voters[rc.n_voters++] = n->cfg.members[i].id;
     rc.election_ticks = n->cfg.election_ticks;
     rc.heartbeat_ticks = n->cfg.heartbeat_ticks;
@@ -990,7 +1298,9 @@ static int start_core(struct node *n, const struct wal_replay *rp, char *errmsg)
                     es[0].index, n->snap.index);
         return RKV_ECORRUPT;
     }
-    rv = raft_load_snapshot(n->raft, &n->snap);
+    rv = load_snapshot(n, errmsg);
+    if (rv == RKV_ECORRUPT || rv == RKV_EIO)
+        return rv; /* errmsg says which file */
     if (rv == 0) {
         /* hs.commit is saved with a new term or vote, before the WAL
          * entries and the snapshot install of the same Ready: a crash in

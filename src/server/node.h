@@ -105,8 +105,10 @@ struct node_status
     raft_id leader;
     raft_index first_index, last_index, commit, applied;
     struct raft_snapshot_meta snapshot;
-    struct raft_progress_info progress[RAFT_MAX_NODES];
+    struct raft_progress_info progress[RAFT_MAX_NODES]; /* leader only */
     size_t n_progress;
+    raft_id transfer_target; /* leadership transfer running to, or 0 */
+    uint64_t cluster_id;     /* handshakes carry it */
     uint64_t keys;
 };
 void node_status(struct node *n, struct node_status *st);
@@ -137,7 +139,52 @@ extern const uint64_t node_latency_bounds_us[12];
 
 const struct node_config *node_config_of(const struct node *n);
 const struct node_logger *node_logger_of(const struct node *n);
-/* Where to find the leader's HTTP API, if known; NULL otherwise. */
-const struct config_member *node_leader_member(const struct node *n);
+/* Where the leader is, if it is known and its address too: fills *out and
+ * returns true; false otherwise. */
+bool node_leader_member(const struct node *n, struct config_member *out);
+
+/* Membership (thesis §4, one server at a time). A member's addresses are
+ * kept in its raft_member.ctx (see node_member_ctx()); the transport's
+ * peers follow the configuration in force, and a node outside it stops
+ * after NODE_REMOVED_GRACE election timeouts. */
+
+/* One member of the configuration in force, for GET /members. */
+struct node_member
+{
+    raft_id id;
+    bool voter;                /* else a learner */
+    bool has_addr;             /* `addr` is known */
+    struct config_member addr; /* from its ctx, else from nodes.conf */
+    bool has_match;            /* this node leads: `match` is known */
+    raft_index match;          /* highest index replicated there */
+};
+
+/* The members of the configuration in force into out[0..cap), in id
+ * order; returns the count (0 on a joining node that has none yet). */
+size_t node_members(const struct node *n, struct node_member *out, size_t cap);
+
+/* Encode the addresses of `m` as a member ctx, the text
+ * "<host> <peer_port> <http_port> <resp_port>", into buf (`cap` bytes, not
+ * NUL-terminated) and set *len. Returns 0 or RKV_EINVAL if it does not
+ * fit (RAFT_MEMBER_CTX_MAX bytes: a host of up to about 100 bytes). */
+int node_member_ctx(const struct config_member *m,
+                    uint8_t *buf,
+                    size_t cap,
+                    size_t *len);
+
+/* Propose the change `change` (enum raft_change) of member m->id; for
+ * RAFT_CHANGE_ADD_LEARNER `m` also gives its addresses. The change is in
+ * force once proposed and done when the entry at *index (may be NULL)
+ * commits. Returns 0 or what raft_change_member() returns (RKV_ENOTLEADER,
+ * RKV_EBUSY, RKV_EINVAL, RKV_ENOMEM), or RKV_EINVAL if the addresses do not
+ * fit in a ctx. */
+int node_change_member(struct node *n,
+                       int change,
+                       const struct config_member *m,
+                       raft_index *index);
+
+/* Start handing leadership to voter `target` (raft_transfer_leader()).
+ * Returns 0, RKV_ENOTLEADER, RKV_EINVAL, RKV_EBUSY or RKV_ENOMEM. */
+int node_transfer_leader(struct node *n, raft_id target);
 
 #endif /* SERVER_NODE_H */

@@ -24,9 +24,12 @@ struct disk;
         }                                                              \
     } while (0)
 
-#define NODE_SNAPSHOT_CHUNK (1u << 20) /* InstallSnapshot chunk, bytes */
-#define NODE_KV_COMMIT_MS 20           /* state machine commit interval */
-#define NODE_KV_COMMIT_ENTRIES 4096    /* ... or after this many applies */
+#define NODE_SNAPSHOT_CHUNK (1u << 20)   /* InstallSnapshot chunk, bytes */
+#define NODE_KV_COMMIT_MS 20             /* state machine commit interval */
+#define NODE_KV_COMMIT_ENTRIES 4096      /* ... or after this many applies */
+#define NODE_JOIN_TIMEOUT_S 5            /* --join: /status fetch limit */
+#define NODE_JOIN_STATUS_MAX (64u << 10) /* --join: /status answer, bytes */
+#define NODE_REMOVED_GRACE 2 /* election timeouts a removed node lingers */
 
 enum {
     NODE_LIST_WRITES = 1,      /* writes proposed, waiting to be applied */
@@ -61,6 +64,8 @@ struct node
     uint8_t *chunk_buf;              /* NODE_SNAPSHOT_CHUNK bytes, lazily */
 
     struct peer_transport *peers;
+    struct raft_conf peers_conf; /* configuration `peers` was last synced to */
+    uint64_t removed_ticks;      /* ticks spent outside the configuration */
     struct http_api *http;
     struct resp_api *resp; /* the Redis-protocol front end */
 
@@ -87,6 +92,8 @@ struct node
     uv_work_t snap_work;
     struct kv_snapshot *snap_stream;       /* read transaction being streamed */
     struct raft_snapshot_meta snap_taking; /* what it will be */
+    uint8_t snap_conf[RAFT_CONF_ENCODED_MAX]; /* its configuration, encoded */
+    size_t snap_conf_len;                     /* bytes in snap_conf */
     int snap_rv;
     char snap_err[RKV_ERRMSG_LEN];
 

@@ -1,8 +1,9 @@
 /* Taking snapshots and compacting the log (§7). When the state machine has
  * applied cfg.snapshot_entries entries past the last snapshot, its state is
  * streamed to a file on a worker, under an LMDB read transaction (applying
- * goes on meanwhile: MVCC); then the core forgets the log up to it and the
- * WAL drops the segments it covers at the next persist. */
+ * goes on meanwhile: MVCC), with the configuration in force at its index
+ * stored beside it (snapf_write_conf); then the core forgets the log up to it
+ * and the WAL drops the segments it covers at the next persist. */
 #define _DEFAULT_SOURCE
 #include <inttypes.h>
 #include <string.h>
@@ -32,6 +33,10 @@ static void snapshot_work(uv_work_t *w)
         off += got;
     }
     free(buf);
+    /* The configuration first: a snapshot is never without it. */
+    if (rv == 0)
+        rv = snapf_write_conf(n->data_dir, &n->snap_taking, n->snap_conf,
+                              n->snap_conf_len, n->snap_err);
     if (rv == 0)
         rv = snapf_commit(n->data_dir, "snapshot.tmp", &n->snap_taking,
                           n->snap_err);
@@ -65,6 +70,7 @@ static void after_snapshot(uv_work_t *w, int status)
 void node_maybe_snapshot(struct node *n)
 {
     char errmsg[RKV_ERRMSG_LEN];
+    struct raft_conf conf;
     raft_index idx;
     int rv;
     if (n->snapshotting || n->stopping || n->cfg.snapshot_entries == 0 ||
@@ -80,8 +86,12 @@ void node_maybe_snapshot(struct node *n)
     idx = kv_snapshot_index(n->snap_stream);
     n->snap_taking.index = idx;
     n->snap_taking.term = raft_term_at(n->raft, idx);
-    if (n->snap_taking.term == 0) {
-        /* Compacted meanwhile by an installed snapshot: nothing to do. */
+    if (n->snap_taking.term == 0 || raft_conf_at(n->raft, idx, &conf) != 0 ||
+        raft_conf_encode(&conf, n->snap_conf, sizeof n->snap_conf,
+                         &n->snap_conf_len) != 0) {
+        /* Compacted meanwhile by an installed snapshot: nothing to do. (A
+         * configuration in force is always valid, so encoding fails only
+         * on a joining node that has none: it has no log to compact.) */
         kv_snapshot_free(n->snap_stream);
         n->snap_stream = NULL;
         return;

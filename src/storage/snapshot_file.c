@@ -29,18 +29,36 @@ void snapf_path(const char *dir,
              meta->term);
 }
 
-static bool parse_name(const char *name, struct raft_snapshot_meta *meta)
+static void conf_path(const char *dir,
+                      const struct raft_snapshot_meta *meta,
+                      const char *suffix,
+                      char *path)
+{
+    snprintf(path, SNAPF_PATH_MAX,
+             "%s/snapshot-%016" PRIx64 "-%016" PRIx64 ".conf%s", dir,
+             meta->index, meta->term, suffix);
+}
+
+/* A snapshot's name, or (with `ext` ".conf") its configuration's. */
+static bool parse_name_ext(const char *name,
+                           const char *ext,
+                           struct raft_snapshot_meta *meta)
 {
     unsigned long long index, term;
     char tail[8];
     if (strlen(name) != 9 + 16 + 1 + 16 + 5)
         return false;
     if (sscanf(name, "snapshot-%16llx-%16llx%5s", &index, &term, tail) != 3 ||
-        strcmp(tail, ".snap") != 0)
+        strcmp(tail, ext) != 0)
         return false;
     meta->index = index;
     meta->term = term;
     return index > 0 && term > 0;
+}
+
+static bool parse_name(const char *name, struct raft_snapshot_meta *meta)
+{
+    return parse_name_ext(name, ".snap", meta);
 }
 
 static int fsync_dir(const char *dir, char *errmsg)
@@ -69,9 +87,11 @@ static int remove_others(const char *dir,
     while ((de = readdir(d)) != NULL) {
         struct raft_snapshot_meta m;
         char path[SNAPF_PATH_MAX];
-        bool old = parse_name(de->d_name, &m) &&
+        bool old = (parse_name(de->d_name, &m) ||
+                    parse_name_ext(de->d_name, ".conf", &m)) &&
                    (m.index != keep->index || m.term != keep->term);
-        if (!old && strcmp(de->d_name, "snapshot.tmp") != 0)
+        if (!old && strcmp(de->d_name, "snapshot.tmp") != 0 &&
+            strcmp(de->d_name + strcspn(de->d_name, "."), ".conf.tmp") != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (unlink(path) != 0 && errno != ENOENT) {
@@ -201,4 +221,59 @@ int snapf_size(const char *path, uint64_t *size, char *errmsg)
         return sys_err(errmsg, "stat", path);
     *size = (uint64_t)st.st_size;
     return 0;
+}
+
+int snapf_write_conf(const char *dir,
+                     const struct raft_snapshot_meta *meta,
+                     const uint8_t *conf,
+                     size_t len,
+                     char *errmsg)
+{
+    char tmp[SNAPF_PATH_MAX], to[SNAPF_PATH_MAX];
+    int fd, rv = 0;
+    conf_path(dir, meta, ".tmp", tmp);
+    conf_path(dir, meta, "", to);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return sys_err(errmsg, "open", tmp);
+    while (len > 0 && rv == 0) {
+        ssize_t n = write(fd, conf, len);
+        if (n < 0 && errno != EINTR)
+            rv = sys_err(errmsg, "write", tmp);
+        if (n > 0) {
+            conf += n;
+            len -= (size_t)n;
+        }
+    }
+    if (rv == 0 && fsync(fd) != 0)
+        rv = sys_err(errmsg, "fsync", tmp);
+    if (close(fd) != 0 && rv == 0)
+        rv = sys_err(errmsg, "close", tmp);
+    if (rv == 0 && rename(tmp, to) != 0)
+        rv = sys_err(errmsg, "rename", tmp);
+    return rv;
+}
+
+int snapf_read_conf(const char *dir,
+                    const struct raft_snapshot_meta *meta,
+                    uint8_t *buf,
+                    size_t cap,
+                    size_t *len,
+                    char *errmsg)
+{
+    char path[SNAPF_PATH_MAX];
+    uint64_t size;
+    int rv;
+    conf_path(dir, meta, "", path);
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return RKV_ENOTFOUND;
+    rv = snapf_size(path, &size, errmsg);
+    if (rv != 0)
+        return rv;
+    if (size > cap) {
+        rkv_errmsgf(errmsg, "%s: %" PRIu64 " bytes, at most %zu", path, size,
+                    cap);
+        return RKV_ECORRUPT;
+    }
+    return snapf_read(path, 0, buf, cap, len, errmsg);
 }

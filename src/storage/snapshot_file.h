@@ -5,6 +5,9 @@
  *   snapshot-<index 16 hex>-<term 16 hex>.snap   a complete snapshot
  *   snapshot.tmp                                 one being written locally
  *   snapshot.incoming                            one arriving from a leader
+ *   snapshot-<index 16 hex>-<term 16 hex>.conf   the configuration in force
+ *                                                at that snapshot's index
+ *                                                (raft_conf_encode bytes)
  * A file gets its final name only once fsynced, by rename, followed by a
  * fsync of the directory; then older snapshots are removed. */
 #ifndef STORAGE_SNAPSHOT_FILE_H
@@ -56,6 +59,29 @@ int snapf_read(const char *path,
                size_t cap,
                size_t *n,
                char *errmsg);
+
+/* Store the encoded configuration `conf` (`len` bytes) of the snapshot
+ * `meta` beside it: written to a temporary file, fsynced, renamed. Call
+ * before snapf_commit() of that snapshot, whose directory fsync makes the
+ * rename durable; a .conf without its snapshot is removed like any
+ * leftover. Returns 0, RKV_ENOSPC or RKV_EIO. */
+int snapf_write_conf(const char *dir,
+                     const struct raft_snapshot_meta *meta,
+                     const uint8_t *conf,
+                     size_t len,
+                     char *errmsg);
+
+/* Read the configuration stored beside the snapshot `meta` into `buf`
+ * (`cap` bytes) and set *len. Returns 0, RKV_ENOTFOUND if there is none
+ * (a snapshot taken before configurations were stored), RKV_ECORRUPT if it
+ * is larger than `cap`, or RKV_EIO. The bytes are not checked: decode them
+ * with raft_conf_decode(). */
+int snapf_read_conf(const char *dir,
+                    const struct raft_snapshot_meta *meta,
+                    uint8_t *buf,
+                    size_t cap,
+                    size_t *len,
+                    char *errmsg);
 
 /* Size of the file `path`, bytes. Returns 0 or RKV_EIO. */
 int snapf_size(const char *path, uint64_t *size, char *errmsg);

@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 import test_disk  # noqa: E402
 import test_http  # noqa: E402
+import test_membership  # noqa: E402
 import test_ops  # noqa: E402
 import test_partition  # noqa: E402
 
-MODULES = (test_ops, test_http, test_disk, test_partition)
+MODULES = (test_ops, test_http, test_disk, test_partition, test_membership)
 
 
 class Budget(Exception):

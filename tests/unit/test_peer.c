@@ -708,6 +708,46 @@ TEST(peer, blocked_peer_loses_traffic_both_ways_until_unblocked)
     free(cl);
 }
 
+TEST(peer, peers_added_and_removed_at_run_time_are_dialed_and_then_refused)
+{
+    struct cluster *cl = calloc(1, sizeof *cl);
+    struct raft_msg to_3 = heartbeat(1, 3, 1), to_1 = heartbeat(3, 1, 2);
+    struct peer_transport *t;
+
+    ASSERT_TRUE(cl != NULL);
+    cluster_init(cl, 3);
+    cl->n_nodes = 2; /* nodes 1 and 2 start without node 3 */
+    node_start(cl, 1, CLUSTER_ID);
+    node_start(cl, 2, CLUSTER_ID);
+    cl->n_nodes = 3;
+    node_start(cl, 3, CLUSTER_ID);
+    t = &cl->nodes[0].t;
+    ASSERT_EQ_INT(peer_send(t, &to_3), RKV_ENOTFOUND);
+    ASSERT_EQ_INT(peer_add(t, 0, "127.0.0.1", 1), RKV_EINVAL);
+    ASSERT_EQ_INT(peer_add(t, 1, "127.0.0.1", 1), RKV_EINVAL);
+    ASSERT_EQ_INT(peer_add(t, 3, "", 1), RKV_EINVAL);
+    ASSERT_OK(peer_add(t, 3, "127.0.0.1", cl->nodes[2].port));
+    wait_link(cl, 1, 3);
+    wait_link(cl, 3, 1); /* node 1 now accepts node 3's handshake */
+    ASSERT_OK(peer_send(t, &to_3));
+    ASSERT_OK(peer_send(&cl->nodes[2].t, &to_1));
+    wait_received(cl, 3, 1);
+    wait_received(cl, 1, 1);
+    ASSERT_OK(peer_remove(t, 3));
+    ASSERT_EQ_INT(peer_remove(t, 3), RKV_ENOTFOUND);
+    ASSERT_EQ_INT(peer_send(t, &to_3), RKV_ENOTFOUND);
+    run_for(cl, 100); /* node 3 redials and is refused */
+    ASSERT_LOGGED(cl, "node id 3 is not a configured peer");
+    ASSERT_EQ_U64(cl->nodes[0].n_rx, 1);
+    /* The slot is free again once closed: adding the peer back works. */
+    ASSERT_OK(peer_add(t, 3, "127.0.0.1", cl->nodes[2].port));
+    wait_link(cl, 1, 3);
+    ASSERT_OK(peer_send(t, &to_3));
+    wait_received(cl, 3, 2);
+    cluster_close(cl);
+    free(cl);
+}
+
 TEST(peer, send_refuses_unknown_and_unencodable_messages)
 {
     struct cluster *cl = calloc(1, sizeof *cl);
