@@ -3,6 +3,7 @@
  * args.h, library in include/raftkv/client.h). Results go to stdout, errors to
  * stderr as "raftkv-cli: <what>". */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,38 +48,80 @@ static int cmd_get(struct rkv_client *c, const struct cli_args *a)
     return flush_stdout();
 }
 
-/* status: one line a node, unreachable ones included. Fails with
+/* One status line for node `i` of `c`; returns whether it answered. */
+static bool status_line(struct rkv_client *c, size_t i)
+{
+    const struct rkv_client_addr *a = rkv_client_node(c, i);
+    char addr[RKV_CLIENT_HOST_MAX + 8];
+    char leader[24];
+    char errmsg[RKV_ERRMSG_LEN];
+    struct rkv_node_status st;
+    int rv = rkv_client_status(c, i, &st, errmsg);
+
+    snprintf(addr, sizeof addr, "%s:%u", a->host, (unsigned)a->port);
+    if (rv != 0) {
+        printf("%-5s %-21s unreachable (%s)\n", "-", addr, errmsg);
+        return false;
+    }
+    if (st.leader != 0)
+        snprintf(leader, sizeof leader, "%llu", (unsigned long long)st.leader);
+    else
+        strcpy(leader, "-"); /* none known */
+    printf("%-5llu %-21s %-13s %8llu %10llu %10llu %6s\n",
+           (unsigned long long)st.id, addr, st.role,
+           (unsigned long long)st.term, (unsigned long long)st.commit_index,
+           (unsigned long long)st.last_applied, leader);
+    return true;
+}
+
+/* Members the cluster added that the address list does not name: their
+ * HTTP addresses come from the configuration ("host:peer:http:resp"). */
+static size_t status_added_members(struct rkv_client *c, unsigned timeout_ms)
+{
+    struct rkv_members ms;
+    char errmsg[RKV_ERRMSG_LEN];
+    size_t answered = 0;
+    if (rkv_client_members(c, &ms, errmsg) != 0)
+        return 0;
+    for (size_t m = 0; m < ms.n; m++) {
+        struct rkv_client_addr a;
+        struct rkv_client *one;
+        unsigned peer, http;
+        bool known = false;
+        char *colon = strchr(ms.members[m].addr, ':');
+        if (colon == NULL || colon - ms.members[m].addr > RKV_CLIENT_HOST_MAX ||
+            sscanf(colon, ":%u:%u", &peer, &http) != 2 || http == 0 ||
+            http > 65535)
+            continue;
+        memcpy(a.host, ms.members[m].addr,
+               (size_t)(colon - ms.members[m].addr));
+        a.host[colon - ms.members[m].addr] = '\0';
+        a.port = (uint16_t)http;
+        for (size_t i = 0; i < rkv_client_n_nodes(c); i++) {
+            const struct rkv_client_addr *k = rkv_client_node(c, i);
+            known |= k->port == a.port && strcmp(k->host, a.host) == 0;
+        }
+        if (known || rkv_client_open(&a, 1, timeout_ms, &one, errmsg) != 0)
+            continue;
+        answered += status_line(one, 0);
+        rkv_client_free(one);
+    }
+    return answered;
+}
+
+/* status: one line a node, unreachable ones included, then the members
+ * the cluster added since (found through GET /members). Fails with
  * CLI_EXIT_UNAVAILABLE only if no node answered. */
-static int cmd_status(struct rkv_client *c)
+static int cmd_status(struct rkv_client *c, unsigned timeout_ms)
 {
     size_t answered = 0;
 
     printf("%-5s %-21s %-13s %8s %10s %10s %6s\n", "ID", "ADDRESS", "ROLE",
            "TERM", "COMMIT", "APPLIED", "LEADER");
-    for (size_t i = 0; i < rkv_client_n_nodes(c); i++) {
-        const struct rkv_client_addr *a = rkv_client_node(c, i);
-        char addr[RKV_CLIENT_HOST_MAX + 8];
-        char leader[24];
-        char errmsg[RKV_ERRMSG_LEN];
-        struct rkv_node_status st;
-        int rv = rkv_client_status(c, i, &st, errmsg);
-
-        snprintf(addr, sizeof addr, "%s:%u", a->host, (unsigned)a->port);
-        if (rv != 0) {
-            printf("%-5s %-21s unreachable (%s)\n", "-", addr, errmsg);
-            continue;
-        }
-        answered++;
-        if (st.leader != 0)
-            snprintf(leader, sizeof leader, "%llu",
-                     (unsigned long long)st.leader);
-        else
-            strcpy(leader, "-"); /* none known */
-        printf("%-5llu %-21s %-13s %8llu %10llu %10llu %6s\n",
-               (unsigned long long)st.id, addr, st.role,
-               (unsigned long long)st.term, (unsigned long long)st.commit_index,
-               (unsigned long long)st.last_applied, leader);
-    }
+    for (size_t i = 0; i < rkv_client_n_nodes(c); i++)
+        answered += status_line(c, i);
+    if (answered > 0)
+        answered += status_added_members(c, timeout_ms);
     if (flush_stdout() != CLI_EXIT_OK)
         return CLI_EXIT_ERROR;
     if (answered == 0) {
@@ -180,7 +223,7 @@ static int run_command(struct rkv_client *c, const struct cli_args *a)
             rv = rkv_client_del(c, a->key, strlen(a->key), errmsg);
             return rv == 0 ? CLI_EXIT_OK : fail(rv, errmsg);
         case CLI_CMD_STATUS:
-            return cmd_status(c);
+            return cmd_status(c, a->timeout_ms);
         case CLI_CMD_LEADER:
             return cmd_leader(c);
         case CLI_CMD_MEMBER_LIST:
