@@ -12,6 +12,7 @@ pkgs=(
     libhttp-parser-dev  # HTTP/1.1 request parsing (src/net/http.c)
     libjansson-dev      # JSON bodies (src/net/http.c)
     python3             # test scripts
+    clang libclang-rt-14-dev  # libFuzzer targets (make fuzz, fuzz-regress)
     iproute2            # network namespaces for the partition tests
 )
 missing=()

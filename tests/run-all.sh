@@ -63,6 +63,7 @@ run "sim sweep, membership changes + transfers (asan)" ./build/asan/raftkv-sim -
 run "sim pinned seeds (asan)" ./build/asan/raftkv-sim --seeds-file tests/sim/seeds.txt
 run "sim deterministic replay" sim_deterministic
 run "mutation check" tests/sim/mutation.sh
+run "fuzz regression: every target over its corpus (asan)" make --no-print-directory fuzz-regress
 run "cluster tests (asan, real processes)" tests/cluster/run.py
 run "Redis protocol (RESP) on a real cluster" python3 tests/cluster/test_resp.py
 run "nemesis checker" tests/nemesis/test_checker.py
