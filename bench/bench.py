@@ -28,6 +28,7 @@ import csv
 import datetime
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -459,7 +460,11 @@ def run_redis_benchmark(port, test, clients, pipeline, seconds):
     probe = redis_benchmark_once(port, test, clients, pipeline, floor)
     if "error" in probe:
         return probe
-    n = min(3000000, max(floor, int(probe["rps"] * seconds)))
+    # A probe too quick to time (Redis with pipelining) reports an
+    # infinite rate: then the cap decides.
+    rate = probe["rps"]
+    n = 3000000 if not math.isfinite(rate) else \
+        min(3000000, max(floor, int(rate * seconds)))
     return redis_benchmark_once(port, test, clients, pipeline, n)
 
 
