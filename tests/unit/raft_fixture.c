@@ -652,3 +652,38 @@ bool fx_logs_equal(const struct fx *f, raft_id a, raft_id b)
     }
     return true;
 }
+
+static void *fa_malloc(void *ctx, size_t size)
+{
+    struct fx_fail_alloc *fa = ctx;
+    void *p;
+    if (++fa->calls == fa->fail_at)
+        return NULL;
+    p = malloc(size);
+    fa->live += p != NULL;
+    return p;
+}
+
+static void *fa_realloc(void *ctx, void *p, size_t size)
+{
+    struct fx_fail_alloc *fa = ctx;
+    void *q;
+    if (++fa->calls == fa->fail_at)
+        return NULL;
+    q = realloc(p, size);
+    fa->live += q != NULL && p == NULL;
+    return q;
+}
+
+static void fa_free(void *ctx, void *p)
+{
+    struct fx_fail_alloc *fa = ctx;
+    fa->live -= p != NULL;
+    free(p);
+}
+
+struct fx_fail_alloc fx_fail_alloc(void)
+{
+    return (struct fx_fail_alloc){
+        {NULL, fa_malloc, fa_realloc, fa_free}, 0, 0, 0};
+}

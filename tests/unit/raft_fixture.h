@@ -166,4 +166,18 @@ void fx_compact(struct fx *f, raft_id id, raft_index index);
  * and start after the same snapshot index. */
 bool fx_logs_equal(const struct fx *f, raft_id a, raft_id b);
 
+/* An allocator that fails its `fail_at`-th call (malloc or realloc,
+ * counting from 1) and counts the blocks still live. Set `a.ctx` to the
+ * struct itself before handing `a` to a core. */
+struct fx_fail_alloc
+{
+    struct rkv_alloc a;    /* handed to the cores */
+    unsigned long calls;   /* malloc and realloc calls so far */
+    unsigned long fail_at; /* the call to fail, 0 for none */
+    long live;             /* blocks allocated and not yet freed */
+};
+
+/* A fx_fail_alloc that fails nothing yet (a.ctx still to set). */
+struct fx_fail_alloc fx_fail_alloc(void);
+
 #endif /* RKV_RAFT_FIXTURE_H */

@@ -790,45 +790,6 @@ TEST(raft_membership, conf_at_names_the_configuration_of_each_index)
     fx_free(f);
 }
 
-/* An allocator that fails its `fail_at`-th call (malloc or realloc,
- * counting from 1) and counts the blocks still live. */
-struct fail_alloc
-{
-    struct rkv_alloc a;    /* handed to the cores */
-    unsigned long calls;   /* malloc and realloc calls so far */
-    unsigned long fail_at; /* the call to fail, 0 for none */
-    long live;             /* blocks allocated and not yet freed */
-};
-
-static void *fa_malloc(void *ctx, size_t size)
-{
-    struct fail_alloc *fa = ctx;
-    void *p;
-    if (++fa->calls == fa->fail_at)
-        return NULL;
-    p = malloc(size);
-    fa->live += p != NULL;
-    return p;
-}
-
-static void *fa_realloc(void *ctx, void *p, size_t size)
-{
-    struct fail_alloc *fa = ctx;
-    void *q;
-    if (++fa->calls == fa->fail_at)
-        return NULL;
-    q = realloc(p, size);
-    fa->live += q != NULL && p == NULL;
-    return q;
-}
-
-static void fa_free(void *ctx, void *p)
-{
-    struct fail_alloc *fa = ctx;
-    fa->live -= p != NULL;
-    free(p);
-}
-
 /* A core call in the sweep: refusals that a failure earlier in the run
  * explains (no leader, not yet committed) are fine; ENOMEM crashes the
  * node; anything else fails the test. */
@@ -842,7 +803,7 @@ static void call(struct fx *f, raft_id id, int rv)
 /* Node 1 (the leader to be) and node 4 (joining) allocate through `fa`:
  * node 4 is added, catches up partly by snapshot, is promoted, node 2 is
  * removed, leadership moves to node 3, and nodes 1 and 4 restart. */
-static void membership_scenario(struct fail_alloc *fa)
+static void membership_scenario(struct fx_fail_alloc *fa)
 {
     static const struct
     {
@@ -896,7 +857,7 @@ static void membership_scenario(struct fail_alloc *fa)
 
 TEST(raft_membership, allocation_failure_sweep_through_changes)
 {
-    struct fail_alloc fa = {{NULL, fa_malloc, fa_realloc, fa_free}, 0, 0, 0};
+    struct fx_fail_alloc fa = fx_fail_alloc();
     unsigned long total;
     fa.a.ctx = &fa;
     membership_scenario(&fa);

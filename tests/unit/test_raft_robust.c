@@ -253,45 +253,6 @@ TEST(raft_robust, malformed_messages_return_eproto_and_change_nothing)
     fx_free(f);
 }
 
-/* An allocator that fails its `fail_at`-th call (malloc or realloc,
- * counting from 1) and counts the blocks still live. */
-struct fail_alloc
-{
-    struct rkv_alloc a;    /* handed to the core */
-    unsigned long calls;   /* malloc and realloc calls so far */
-    unsigned long fail_at; /* the call to fail, 0 for none */
-    long live;             /* blocks allocated and not yet freed */
-};
-
-static void *fa_malloc(void *ctx, size_t size)
-{
-    struct fail_alloc *fa = ctx;
-    void *p;
-    if (++fa->calls == fa->fail_at)
-        return NULL;
-    p = malloc(size);
-    fa->live += p != NULL;
-    return p;
-}
-
-static void *fa_realloc(void *ctx, void *p, size_t size)
-{
-    struct fail_alloc *fa = ctx;
-    void *q;
-    if (++fa->calls == fa->fail_at)
-        return NULL;
-    q = realloc(p, size);
-    fa->live += q != NULL && p == NULL;
-    return q;
-}
-
-static void fa_free(void *ctx, void *p)
-{
-    struct fail_alloc *fa = ctx;
-    fa->live -= p != NULL;
-    free(p);
-}
-
 static bool alive(struct fx *f, raft_id id)
 {
     return fx_raft(f, id) != NULL;
@@ -318,7 +279,7 @@ static void call(struct fx *f, raft_id id, int rv)
  * on the other of the two, reads on node 1 (local or forwarded), a restart
  * and heartbeats. Every core error must be RKV_ENOMEM (the fixture then
  * frees that core) or, without a leader, RKV_ENOLEADER. */
-static void scenario(struct fail_alloc *fa, bool leads)
+static void scenario(struct fx_fail_alloc *fa, bool leads)
 {
     struct fx *f = fx_alloc(3);
     raft_id leader = leads ? 1 : 2, other = leads ? 2 : 1;
@@ -347,7 +308,7 @@ static void scenario(struct fail_alloc *fa, bool leads)
 
 static void sweep(bool leads)
 {
-    struct fail_alloc fa = {{NULL, fa_malloc, fa_realloc, fa_free}, 0, 0, 0};
+    struct fx_fail_alloc fa = fx_fail_alloc();
     unsigned long total;
     fa.a.ctx = &fa;
     scenario(&fa, leads);
